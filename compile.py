@@ -20,6 +20,7 @@ import runtime  # noqa: F401  (offline defaults before dspy/mlflow import)
 import cli
 import optimizers
 from data.splits import SplitSizes
+from runtime import UserError
 
 
 def parse_args(argv=None):
@@ -32,6 +33,8 @@ def parse_args(argv=None):
                    help="program runs and data sizes sized for a 2-core CPU (see optimizers/budget.py)")
     o.add_argument("--max-calls", type=int, default=None, help="cap the optimizer at this many LM calls instead")
     o.add_argument("--val-size", type=int, default=None, help="validation (dev) examples (default: the budget's)")
+    o.add_argument("--label-free", action="store_true",
+                   help="optimize from inputs alone, judged by the prompt model (maspo); labels only score dev")
     o.add_argument("--alias", default=None, help="also point this registered-model alias (e.g. production) at it")
     o.add_argument("--resume", action="store_true",
                    help="continue the newest interrupted compile of this program and model, with its settings")
@@ -93,7 +96,7 @@ def run(args) -> dict:
     from evaluation.usage import LMMeter
     from lm.factory import ModelSpec
     from lm.pricing import cost_usd
-    from tracking.trials import TrialLogger, plot_history
+    from tracking.trials import TrialLogger, plot_credit, plot_history
 
     # --- settings (or the interrupted compile's settings) ---
     task_spec = ModelSpec(args.model, args.api_base)
@@ -107,6 +110,9 @@ def run(args) -> dict:
               file=sys.stderr)
     spec = programs.resolve(args.program)
     recipe = optimizers.get(args.optimizer)
+    if getattr(args, "label_free", False) and not recipe.supports_label_free:
+        label_free = [n for n, r in optimizers.REGISTRY.items() if r.supports_label_free]
+        raise UserError(f"--label-free is not supported by {recipe.name}: use {', '.join(label_free)}")
     budget = optimizers.get_budget(args.budget).with_max_calls(args.max_calls, spec.cost_hint["lm_calls"])
 
     # --- data ---
@@ -139,7 +145,8 @@ def run(args) -> dict:
         if "baseline" not in state:
             mlflow.log_params({"program": spec.name, "optimizer": recipe.name, "budget": budget.name,
                                "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
-                               "seed": args.seed, "compile_id": compile_id, **splits.describe(),
+                               "seed": args.seed, "compile_id": compile_id, "label_free": args.label_free,
+                               **splits.describe(),
                                **{f"opt.{k}": v for k, v in plan.params.items()}})
             mlflow.log_dict(est, "estimate.json")
 
@@ -161,7 +168,7 @@ def run(args) -> dict:
         ctx = optimizers.CompileContext(metric=spec.metric, feedback_metric=spec.feedback_metric,
                                         task_lm=pair.task, prompt_lm=pair.prompt, seed=args.seed,
                                         threads=args.threads, summary_evaluators=spec.summary_evaluators,
-                                        compute_score=spec.compute_score,
+                                        compute_score=spec.compute_score, label_free=args.label_free,
                                         on_iteration=tracking.IterationLogger(run_id, quiet=not progress))
         print(f"Optimizing with {recipe.name} on {len(trainset)} train / {len(valset)} dev examples…",
               file=sys.stderr)
@@ -194,7 +201,7 @@ def run(args) -> dict:
             "optimizer": recipe.name, "optimizer_params": plan.params, "budget": asdict(budget),
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
             "api_base": None if pair.task_spec.is_local else pair.task_spec.api_base,
-            "seed": args.seed, "splits": splits.describe(),
+            "seed": args.seed, "label_free": args.label_free, "splits": splits.describe(),
             "scores": {"baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"]},
             "target_metric": next(iter(spec.metrics)),
             "usage": usage_report, "optimize_wall_s": round(opt_s, 1),
@@ -213,6 +220,9 @@ def run(args) -> dict:
                             "optimize_wall_s": opt_s, **{k: v for k, v in usage_report.items() if v is not None}})
         mlflow.log_figure(plot_history(trials.history, b, c, f"{spec.name}: {recipe.name} ({target})"),
                           "score_history.png")
+        credit = (manifest["optimizer_report"] or {}).get("credit")
+        if credit:  # MASPO: which agent's prompt changes moved the score
+            mlflow.log_figure(plot_credit(credit, f"{spec.name}: {recipe.name} credit report"), "credit_report.png")
         mlflow.log_artifacts(str(folder), artifact_path="artifact")
         version = tracking.register_program(program, spec.name, run_id, manifest, alias=args.alias)
     tracking.flush_traces()

@@ -11,6 +11,7 @@ JSON state (instructions, demos), read after its sha256 matches the manifest. No
 
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
 
@@ -45,6 +46,22 @@ def _download_registered(uri: str, tracking_uri: str | None) -> Path:
                                                      dst_path=local))
 
 
+def _field_prefixes(signature) -> list[str]:
+    return [f.json_schema_extra["prefix"] for f in signature.fields.values()]
+
+
+def check_fits(program, state: dict, name: str) -> None:
+    """Refuse state compiled for another version of the program's code (other predictors or fields): DSPy
+    would load it silently and the program would run with prompts and demos written for other fields."""
+    for pred_name, predictor in program.named_predictors():
+        saved = state.get(pred_name)
+        fields = [f.get("prefix") for f in (saved or {}).get("signature", {}).get("fields", [])]
+        if saved is None or fields != _field_prefixes(predictor.signature):
+            raise UserError(f"the artifact was compiled for another version of program {name!r} (predictor "
+                            f"{pred_name!r} {'is missing' if saved is None else 'has other fields'}): recompile "
+                            f"it with compile.py --program {name}")
+
+
 def load_compiled(source: str, *, model: str | None = None, api_base: str | None = None,
                   tracking_uri: str | None = None):
     """A ready program bound to the model it was compiled for, or to `model` if given."""
@@ -55,7 +72,9 @@ def load_compiled(source: str, *, model: str | None = None, api_base: str | None
     manifest = read_verified(folder)
     spec = programs.resolve(manifest["program"])
     program = spec.build()
-    program.load(str(folder / manifest["state_file"]))  # JSON only: DSPy refuses .pkl unless told otherwise
+    state_file = folder / manifest["state_file"]
+    check_fits(program, json.loads(state_file.read_text()), manifest["program"])
+    program.load(str(state_file))  # JSON only: DSPy refuses .pkl unless told otherwise
     task_lm = lms.make_lm(lms.ModelSpec(model or manifest["task_model"],
                                         api_base if model else (api_base or manifest.get("api_base"))))
     program.set_lm(task_lm)

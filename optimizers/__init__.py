@@ -10,12 +10,14 @@ from optimizers.base import CompileContext, Plan, Recipe
 from optimizers.bootstrap import Bootstrap, BootstrapRandomSearch
 from optimizers.budget import PRESETS, Budget, get_budget
 from optimizers.gepa import Gepa
+from optimizers.maspo import Maspo
 from optimizers.mipro import Mipro, MiproInstructions
 from optimizers.opro import Opro, OproJoint
 from runtime import UserError
 
 REGISTRY: dict[str, Recipe] = {r.name: r for r in (Bootstrap(), BootstrapRandomSearch(), Mipro(),
-                                                   MiproInstructions(), Gepa(), Opro(), OproJoint())}
+                                                   MiproInstructions(), Gepa(), Opro(), OproJoint(),
+                                                   Maspo())}
 DEFAULT = "bootstrap"
 
 

@@ -32,11 +32,13 @@ class CompileContext:
     summary_evaluators: dict = field(default_factory=dict)  # the program's run-level evaluators
     compute_score: object | None = None  # folds the summary evaluators into one score
     on_iteration: object | None = None  # (step name, best score, {filename: text}) -> None: MLflow logging
+    label_free: bool = False  # compile from inputs alone (only recipes with `supports_label_free`)
 
 
 class Recipe(ABC):
     name: str
     summary: str  # one line for --help and the README: what it is for
+    supports_label_free = False
 
     @abstractmethod
     def plan(self, budget: Budget, n_train: int, n_val: int, n_predictors: int) -> Plan: ...

@@ -29,6 +29,8 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
+from optimizers.proposals import Proposer, bracketed
+
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
                     "high as possible. Write only the instruction, in square brackets.")
 
@@ -103,11 +105,6 @@ def default_labelize(example, prediction, score: float) -> str:
     return "success" if score >= 0.999 else "failure" if score <= 0.0 else "partial"
 
 
-def _bracketed(text: str) -> str:
-    found = re.findall(r"\[([^\[\]]{8,})\]", text or "")
-    return (found[-1] if found else "").strip()
-
-
 class OPRO(Teleprompter):
     def __init__(self, metric: Callable, *, prompt_model=None, task_model=None, candidates_per_step: int = 8,
                  temperature: float = 1.0, max_iterations: int = 3, trajectory_size: int = 20, exemplars: int = 3,
@@ -128,7 +125,7 @@ class OPRO(Teleprompter):
         self.summary_evaluators, self.compute_score = summary_evaluators or {}, compute_score
         self.seed, self.on_iteration, self.task_description = seed, on_iteration, task_description
         self.result = OPROResult()
-        self._proposals = 0
+        self._proposer = Proposer(prompt_model, temperature)
 
     # --- scoring -------------------------------------------------------------------------------------------
     def _program_with(self, student, instructions: dict[str, str]):
@@ -204,14 +201,8 @@ class OPRO(Teleprompter):
                 f"{self._exemplar_text(rows, rng)}\n\n{ask}")
 
     def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str]) -> list[dict[str, str]]:
-        lm = self.prompt_model or dspy.settings.lm
         proposals, seen = [], set()
-        for _ in range(self.candidates_per_step):
-            self._proposals += 1
-            # A distinct rollout per proposal: distinct samples at temperature 1.0, each cached for a resume.
-            reply = lm(messages=[{"role": "user", "content": meta_prompt}], temperature=self.temperature,
-                       rollout_id=self._proposals, max_tokens=400)[0]
-            text = reply if isinstance(reply, str) else reply.get("text", "")
+        for text in self._proposer.sample(meta_prompt, self.candidates_per_step):
             if target == "*":
                 new = {}
                 for name in base:
@@ -220,7 +211,7 @@ class OPRO(Teleprompter):
                         new[name] = match.group(1).strip()
                 candidate = {**base, **new} if new else None
             else:
-                instruction = _bracketed(text)
+                instruction = bracketed(text)
                 candidate = {**base, target: instruction} if instruction else None
             key = tuple(sorted(candidate.items())) if candidate else None
             if candidate and key not in seen and candidate != base:

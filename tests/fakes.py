@@ -10,11 +10,12 @@ import re
 import dspy
 
 GENERIC = {
-    "proposed_instruction": "Answer with the shortest span from the notes.",
+    "proposed_instruction": "Answer with the shortest span from the passages.",
     "observations": "Short factual questions.",
     "summary": "Short factual questions.",
     "program_description": "A researcher and a writer.",
     "module_description": "Answers questions.",
+    "better": "A",  # a judge's verdict
 }
 
 
@@ -25,17 +26,15 @@ class ScriptedLM(dspy.LM):
         for n, ex in enumerate(examples):
             right = n % correct_every == 0
             self.replies[ex.question] = {
-                "updated_notes": f"Fact: the answer is {ex.answer}." if right else "Nothing relevant.",
                 "next_query": "follow-up query",
                 "answer": ex.answer if right else "unknown",
-                "report": "Based on the notes.",
             }
         self.calls = 0
 
     def __call__(self, prompt=None, messages=None, **kwargs):
         self.calls += 1
-        if messages and "I have some instructions" in messages[-1]["content"]:  # an OPRO meta-prompt
-            return [f"[Answer with the shortest span from the notes, variant {kwargs.get('rollout_id')}.]"]
+        if messages and len(messages) == 1:  # a proposer's meta-prompt (OPRO, MASPO)
+            return [f"[Answer with the shortest span from the passages, variant {kwargs.get('rollout_id')}.]"]
         system = messages[0]["content"] if messages else ""
         wanted = re.findall(r"`(\w+)`", system.split("Your output fields are:", 1)[-1].split("All interactions")[0])
         last = messages[-1]["content"] if messages else prompt or ""

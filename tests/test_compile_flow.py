@@ -88,7 +88,7 @@ def test_a_tampered_artifact_is_refused(scripted):
     uri, root = scripted
     result = compile_script.main(["--train-size", "4", "--val-size", "2", "--tracking-uri", uri])
     state = __import__("pathlib").Path(result["artifact"]) / "program.json"
-    state.write_text(state.read_text().replace("Based on the notes.", "Ignore all previous instructions."))
+    state.write_text(state.read_text().replace("shortest possible span", "longest possible essay"))
     with pytest.raises(UserError, match="does not match the content hash"):
         load_compiled(result["artifact"])
 
@@ -138,13 +138,13 @@ def test_every_registered_optimizer_compiles(scripted, optimizer):
                                   "--max-calls", "90", "--tracking-uri", uri])
     manifest = read_verified(__import__("pathlib").Path(result["artifact"]))
     assert manifest["optimizer"] == optimizer
-    assert manifest["budget"]["program_runs"] == 30
+    assert manifest["budget"]["program_runs"] == 45  # 90 calls / 2 calls per run
 
 
 def test_opro_compiles_and_logs_every_iteration(scripted):
     uri, root = scripted
     result = compile_script.main(["--optimizer", "opro", "--train-size", "8", "--val-size", "2",
-                                  "--max-calls", "600", "--tracking-uri", uri])
+                                  "--max-calls", "400", "--tracking-uri", uri])
     mlflow.set_tracking_uri(uri)
     client = mlflow.MlflowClient()
     history = client.get_metric_history(result["mlflow_run_id"], "iteration_best_score")
@@ -154,3 +154,51 @@ def test_opro_compiles_and_logs_every_iteration(scripted):
     texts = {a.path.rsplit("/", 1)[1] for a in client.list_artifacts(result["mlflow_run_id"],
                                                                       "iterations/002-1-researcher.hop")}
     assert texts == {"meta_prompt.txt", "candidates.md", "best_prompt.json"}
+
+
+def test_an_artifact_of_another_program_version_is_refused(scripted):
+    import json
+    from pathlib import Path
+
+    from compiled.artifact import sha256_file
+    from runtime import UserError
+
+    uri, root = scripted
+    result = compile_script.main(["--train-size", "4", "--val-size", "2", "--tracking-uri", uri])
+    folder = Path(result["artifact"])
+    state = json.loads((folder / "program.json").read_text())
+    state["writer.write"]["signature"]["fields"].insert(1, {"prefix": "Notes:", "description": "old field"})
+    (folder / "program.json").write_text(json.dumps(state))
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["content_sha256"] = sha256_file(folder / "program.json")  # a consistent artifact, but of old code
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(UserError, match="compiled for another version of program 'researcher_writer'"):
+        load_compiled(result["artifact"])
+
+
+def test_maspo_compiles_with_a_credit_report_logged_to_mlflow(scripted):
+    uri, root = scripted
+    result = compile_script.main(["--optimizer", "maspo", "--train-size", "8", "--val-size", "2",
+                                  "--max-calls", "400", "--tracking-uri", uri])
+    manifest = read_verified(__import__("pathlib").Path(result["artifact"]))
+    credit = manifest["optimizer_report"]["credit"]
+    assert set(credit) == {"researcher.hop", "writer.write"} and all(c["candidates"] > 0 for c in credit.values())
+    mlflow.set_tracking_uri(uri)
+    files = {a.path for a in mlflow.MlflowClient().list_artifacts(result["mlflow_run_id"])}
+    assert "credit_report.png" in files
+
+
+def test_label_free_is_refused_by_optimizers_that_need_labels(scripted, capsys):
+    uri, root = scripted
+    with pytest.raises(SystemExit) as exited:
+        compile_script.main(["--label-free", "--train-size", "4", "--val-size", "2", "--tracking-uri", uri])
+    assert exited.value.code == 2
+    assert "error: --label-free is not supported by bootstrap: use maspo" in capsys.readouterr().err
+
+
+def test_maspo_label_free_compiles_from_inputs_alone(scripted):
+    uri, root = scripted
+    result = compile_script.main(["--optimizer", "maspo", "--label-free", "--train-size", "8", "--val-size", "2",
+                                  "--max-calls", "400", "--tracking-uri", uri])
+    manifest = read_verified(__import__("pathlib").Path(result["artifact"]))
+    assert manifest["label_free"] is True and manifest["optimizer_report"]["label_free"] is True

@@ -25,21 +25,26 @@ def test_researcher_writer_spec_loads_its_data_and_builds(hotpot_sample, isolate
     assert set(spec.metrics) == {"f1", "em", "recall"}
 
 
-def test_researcher_writer_runs_hops_and_passes_notes_to_the_writer(dummy_lm):
+def test_researcher_writer_searches_again_and_the_writer_reads_every_passage(dummy_lm):
     index = BM25Index(["p1", "p2", "p3"], ["Paris is the capital of France.", "France is in Europe.",
                                             "Berlin is the capital of Germany."])
-    lm = dummy_lm([
-        {"updated_notes": "Paris is the capital of France.", "next_query": "Europe France"},
-        {"updated_notes": "Paris is the capital of France. France is in Europe.", "next_query": "done"},
-        {"answer": "Paris", "report": "Paris is the capital (notes)."},
-    ])
+    lm = dummy_lm([{"next_query": "Europe France"}, {"answer": "Paris"}])
     program = ResearcherWriter(index, hops=2, k=1)
     pred = program(question="What is the capital of France?")
     assert pred.answer == "Paris"
     assert pred.queries == ["What is the capital of France?", "Europe France"]
     assert pred.retrieved_ids == ["p1", "p2"]
+    assert len(lm.history) == 2, "the last hop writes no query"
     writer_prompt = lm.history[-1]["messages"][-1]["content"]
-    assert "France is in Europe." in writer_prompt  # the writer sees the researcher's final notes
+    assert "Paris is the capital" in writer_prompt and "France is in Europe." in writer_prompt
+
+
+def test_a_follow_up_query_that_finds_the_same_passage_still_brings_a_new_one(dummy_lm):
+    index = BM25Index(["p1", "p2", "p3"], ["Paris is the capital of France.", "Paris is a city in France.",
+                                            "Berlin is the capital of Germany."])
+    dummy_lm([{"next_query": "capital of France"}, {"answer": "Paris"}])
+    pred = ResearcherWriter(index, hops=2, k=1)(question="What is the capital of France?")
+    assert len(pred.retrieved_ids) == 2 and len(set(pred.retrieved_ids)) == 2
 
 
 def test_user_program_from_a_file(tmp_path):

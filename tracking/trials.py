@@ -101,3 +101,27 @@ def plot_history(history: list[dict], baseline: float | None, compiled: float | 
     ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_credit(credit: dict, title: str):
+    """MASPO's credit report: per agent, the global-score change of its accepted prompts and its misalignment rate."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agents = list(credit)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    deltas = [credit[a]["global_delta"] for a in agents]
+    left.bar(agents, deltas, color=["tab:green" if d >= 0 else "tab:red" for d in deltas])
+    left.axhline(0, color="gray", lw=0.8)
+    left.set_title("global score moved by accepted prompts", fontsize=9)
+    right.bar(agents, [credit[a]["misalignment_rate"] for a in agents], color="tab:orange")
+    right.set_ylim(0, 1)
+    right.set_title("misalignment rate (local wins that lost downstream)", fontsize=9)
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

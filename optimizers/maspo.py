@@ -1,0 +1,445 @@
+"""MASPO: joint prompt optimization for multi-agent programs (arXiv 2605.06623), as a DSPy Teleprompter.
+
+An agent's prompt is judged by what it does to the agents after it and to the final answer, not by its own
+output alone. The agents are the program's predictors, in the order the program first calls them.
+
+- Joint evaluation. The program runs once per example with the current prompts and every agent's calls (inputs,
+  outputs) are cached. A candidate prompt for agent i re-runs the example from agent i onward only: the agents
+  before i replay their cached outputs. The candidate is compared with the cached run at three levels, each a
+  win (1), tie (0.5) or loss (0) per example: local (agent i's own output), lookahead (the next agent's output)
+  and global (the final answer). Local and lookahead are pairwise judgments by the prompt model (order
+  randomised against position bias; identical outputs are ties without a call). Global is the task metric when
+  there are labels (0.5 + half the metric's difference), a judgment in label-free mode. The combined score is
+  the weighted mean (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
+- Misalignment: a local win with a lookahead or global loss. Those cases are shown to the agent's proposer as
+  hard negatives ("this looked better but hurt the agents after you"); the current prompts' worst final
+  answers, with what every downstream agent did and the metric's feedback, are shown as downstream feedback.
+- Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
+  turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
+  round robin). A beam carried to an agent's next turn is re-scored when its partners changed since.
+- Credit report: per agent, the accepted prompt changes and how much each moved the global score, and the
+  misalignment rate (the share of its candidates' local wins that lost downstream).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import dspy
+from dspy.teleprompt import Teleprompter
+
+from optimizers.proposals import Proposer
+
+# The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
+_RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
+
+
+class CompareOutputs(dspy.Signature):
+    """Two versions of one step of a program were given the same input and produced the two outputs below.
+    Decide which output better does the step's job and better serves the program's goal. Answer A, B, or tie
+    if neither is better."""
+
+    job: str = dspy.InputField(desc="the program's goal and this step's job")
+    step_input: str = dspy.InputField()
+    output_a: str = dspy.InputField()
+    output_b: str = dspy.InputField()
+    better: Literal["A", "B", "tie"] = dspy.OutputField()
+
+
+@dataclass
+class Run:
+    """One example run: each agent's calls as (inputs, outputs), the final prediction and its metric."""
+
+    calls: dict[str, list[tuple[dict, dict]]]
+    prediction: object
+    score: float | None
+
+
+@dataclass
+class Scored:
+    instruction: str
+    combined: float
+    levels: dict[str, float]  # mean win rate per level
+    global_delta: float  # mean change of the metric (labels) or global win rate - 0.5 (label-free)
+    local_wins: int = 0
+    misaligned: list[dict] = field(default_factory=list)
+    partners: int = -1  # the partner version it was scored under
+
+
+def _text(outputs: list[tuple[dict, dict]]) -> str:
+    parts = []
+    for n, (_, out) in enumerate(outputs, 1):
+        body = "; ".join(f"{k}: {v}" for k, v in out.items())
+        parts.append(body if len(outputs) == 1 else f"call {n}: {body}")
+    return "\n".join(parts) or "(no output)"
+
+
+def _inputs_text(inputs: dict, limit: int = 1200) -> str:
+    text = "\n".join(f"{k}: {v}" for k, v in inputs.items())
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+class MASPO(Teleprompter):
+    def __init__(self, metric: Callable | None, *, prompt_model=None, task_model=None,
+                 weights: tuple[float, float, float] = (0.4, 0.4, 0.2), beam_width: int = 2, branch: int = 2,
+                 depth: int = 3, patience: int = 2, rounds: int = 1, steps_per_turn: int | None = None,
+                 minibatch: int = 8, min_gain: float = 0.02, label_free: bool = False,
+                 feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
+                 jobs: int = 1, seed: int = 0, task_description: str | None = None,
+                 on_iteration: Callable | None = None):
+        if not label_free and metric is None:
+            raise ValueError("MASPO needs a metric, or label_free=True")
+        self.metric, self.feedback_metric = metric, feedback_metric
+        self.prompt_model, self.task_model = prompt_model, task_model
+        self.weights, self.beam_width, self.branch = weights, beam_width, branch
+        self.depth, self.patience, self.rounds = depth, patience, rounds
+        self.steps_per_turn = steps_per_turn or depth
+        self.minibatch, self.min_gain, self.label_free = minibatch, min_gain, label_free
+        self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
+        self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
+        self._proposer = Proposer(prompt_model)
+        self._judge = dspy.Predict(CompareOutputs, max_tokens=24)
+        self.judge_calls = 0
+
+    # --- running with a cache of agent outputs --------------------------------------------------------------
+    def _instrumented(self, student, instructions: dict[str, str]):
+        """A copy of the program with these instructions whose predictors record and replay via `_RUN`."""
+        program = student.deepcopy()
+        for name, predictor in program.named_predictors():
+            if name in instructions:
+                predictor.signature = predictor.signature.with_instructions(instructions[name])
+            # The class attribute, bound by hand: reading `predictor.forward` makes DSPy warn about direct calls.
+            predictor.forward = self._wrap(name, predictor, type(predictor).forward.__get__(predictor))
+        return program
+
+    @staticmethod
+    def _wrap(name, predictor, forward):
+        def call(**kwargs):
+            run = _RUN.get()
+            if run is None:
+                return forward(**kwargs)
+            done = run["calls"].setdefault(name, [])
+            cached = run["replay"].get(name, [])
+            if len(done) < len(cached):  # an upstream agent: its cached output, no LM call
+                outputs = cached[len(done)][1]
+                prediction = dspy.Prediction(**outputs)
+            else:
+                prediction = forward(**kwargs)
+                outputs = {k: prediction.get(k) for k in predictor.signature.output_fields}
+            inputs = {k: kwargs[k] for k in predictor.signature.input_fields if k in kwargs}
+            done.append((inputs, outputs))
+            return prediction
+        return call
+
+    def _run_one(self, program, example, replay: dict) -> Run:
+        token = _RUN.set({"calls": {}, "replay": replay})
+        try:
+            try:
+                prediction = program(**example.inputs())
+            except Exception:  # noqa: BLE001  (a failed run is a bad outcome, scored as such)
+                prediction = None
+            calls = _RUN.get()["calls"]
+        finally:
+            _RUN.reset(token)
+        score = None
+        if not self.label_free:
+            score = float(self.metric(example, prediction)) if prediction is not None else 0.0
+        return Run(calls, prediction, score)
+
+    def _run_all(self, program, examples: list, replays: list[dict]) -> list[Run]:
+        if self.jobs <= 1:
+            return [self._run_one(program, ex, rp) for ex, rp in zip(examples, replays)]
+        from dspy.utils.parallelizer import ParallelExecutor
+
+        executor = ParallelExecutor(num_threads=self.jobs, disable_progress_bar=True, max_errors=len(examples) + 1)
+        return executor.execute(lambda pair: self._run_one(program, *pair), list(zip(examples, replays)))
+
+    # --- judging ------------------------------------------------------------------------------------------
+    def _compare(self, job: str, step_input: str, base: str, cand: str, rng: random.Random) -> float:
+        """1 if the candidate's output is judged better, 0 if worse, 0.5 for a tie (or an unusable verdict)."""
+        if base.strip() == cand.strip():
+            return 0.5
+        swap = rng.random() < 0.5  # the candidate is A half the time: a small judge favours one position
+        a, b = (cand, base) if swap else (base, cand)
+        self.judge_calls += 1
+        try:
+            with dspy.context(lm=self.prompt_model or dspy.settings.lm):
+                verdict = self._judge(job=job, step_input=step_input, output_a=a, output_b=b).better
+        except Exception:  # noqa: BLE001  (an unparseable verdict decides nothing)
+            return 0.5
+        if verdict == "tie":
+            return 0.5
+        return 1.0 if (verdict == "A") == swap else 0.0
+
+    def _job(self, student, agent: str | None) -> str:
+        goal = self.task_description or (type(student).__doc__ or type(student).__name__).strip()
+        if agent is None:
+            return f"{goal}\nThe step judged is the whole program: its final answer."
+        sig = dict(student.named_predictors())[agent].signature
+        return (f"{goal}\nThe step judged is '{agent}': it takes {', '.join(sig.input_fields)} and produces "
+                f"{', '.join(sig.output_fields)}. Its job: {self._seed[agent]}")
+
+    # --- joint evaluation of one candidate -----------------------------------------------------------------
+    def _evaluate(self, student, agent: str, instruction: str, examples: list, base_runs: list[Run],
+                  rng: random.Random) -> Scored:
+        i = self.agents.index(agent)
+        upstream = set(self.agents[:i])
+        nxt = self.agents[i + 1] if i + 1 < len(self.agents) else None
+        program = self._instrumented(student, {**self.current, agent: instruction})
+        replays = [{a: calls for a, calls in run.calls.items() if a in upstream} for run in base_runs]
+        cand_runs = self._run_all(program, examples, replays)
+        wl, wa, wg = self.weights
+        totals = {"local": 0.0, "lookahead": 0.0, "global": 0.0}
+        combined = delta = 0.0
+        local_wins, misaligned = 0, []
+        for ex, base, cand in zip(examples, base_runs, cand_runs):
+            b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
+            step_input = _inputs_text((b_out[0][0] if b_out else ex.inputs()))
+            local = self._compare(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
+            b_final, c_final = self._final_text(base), self._final_text(cand)
+            if self.label_free:
+                glob = local if nxt is None else self._compare(self._job(student, None),
+                                                               _inputs_text(ex.inputs()), b_final, c_final, rng)
+                d = glob - 0.5
+            else:
+                d = cand.score - base.score
+                glob = 0.5 + d / 2
+            if nxt is None:
+                look = glob  # the last agent: its next step is the final answer
+            else:
+                look = self._compare(self._job(student, nxt), _inputs_text(ex.inputs()),
+                                     _text(base.calls.get(nxt, [])), _text(cand.calls.get(nxt, [])), rng)
+            totals["local"] += local
+            totals["lookahead"] += look
+            totals["global"] += glob
+            combined += wl * local + wa * look + wg * glob
+            delta += d
+            if local == 1.0:
+                local_wins += 1
+                if look < 0.5 or glob < 0.5:
+                    misaligned.append({"input": step_input, "current_output": _text(b_out),
+                                       "candidate_output": _text(c_out), "final_before": b_final,
+                                       "final_after": c_final})
+        n = max(len(examples), 1)
+        return Scored(instruction, combined / n, {k: v / n for k, v in totals.items()}, delta / n, local_wins,
+                      misaligned, self.partner_version)
+
+    def _final_text(self, run: Run) -> str:
+        if run.prediction is None:
+            return "(the program failed)"
+        items = run.prediction.items() if hasattr(run.prediction, "items") else []
+        return "; ".join(f"{k}: {v}" for k, v in items if isinstance(v, (str, int, float, bool))) or "(no output)"
+
+    # --- proposing ----------------------------------------------------------------------------------------
+    def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
+                     negatives: list[tuple[str, dict]]) -> str:
+        sig = dict(student.named_predictors())[agent].signature
+        order = " -> ".join(self.agents)
+        lines = [self._job(student, None).split("\n")[0], "",
+                 f"The program's agents run in this order: {order}. You write the instruction of the agent "
+                 f"'{agent}'. It takes {', '.join(sig.input_fields)} and produces {', '.join(sig.output_fields)}.",
+                 "", "Its current instruction:", f"[{parent}]", ""]
+        ranked = sorted(zip(examples, base_runs), key=lambda p: p[1].score if p[1].score is not None else 0.5)
+        cases = [(ex, run) for ex, run in ranked if run.score is None or run.score < 1.0][: self.failures_shown]
+        if cases:
+            lines.append("Cases from the current program (what this agent wrote, what the agents after it did, and "
+                         "the outcome):")
+            for ex, run in cases:
+                lines.append(f"- input: {_inputs_text(ex.inputs(), 300)}")
+                mine = run.calls.get(agent, [])
+                lines.append(f"  this agent wrote: {_text(mine)[:300]}")
+                for later in self.agents[self.agents.index(agent) + 1:]:
+                    lines.append(f"  then '{later}' wrote: {_text(run.calls.get(later, []))[:200]}")
+                if not self.label_free:
+                    labels = "; ".join(f"{k}: {v}" for k, v in ex.labels().items() if isinstance(v, (str, int, float)))
+                    lines.append(f"  expected: {labels}; score {run.score:.2f}")
+                    if self.feedback_metric is not None and run.prediction is not None:
+                        fb = self.feedback_metric(ex, run.prediction)
+                        lines.append(f"  feedback: {getattr(fb, 'feedback', '')}")
+            lines.append("")
+        if negatives:
+            lines.append("Instructions tried before whose output looked better than the current one's but made the "
+                         "agents after it do worse (avoid what they did):")
+            one_each = list({instruction: case for instruction, case in negatives}.items())  # one case per prompt
+            for instruction, case in one_each[-self.hard_negatives_shown:]:
+                lines.append(f"- [{instruction}]\n  it wrote: {case['candidate_output'][:200]} (instead of: "
+                             f"{case['current_output'][:200]})\n  final answer became: {case['final_after'][:150]} "
+                             f"(was: {case['final_before'][:150]})")
+            lines.append("")
+        lines.append("Write a new instruction for this agent that makes the program's final answers better, "
+                     "fixing the cases above. Write only the instruction, in square brackets.")
+        return "\n".join(lines)
+
+    # --- the search ---------------------------------------------------------------------------------------
+    def compile(self, student, *, trainset, valset=None, **kwargs):
+        rng = random.Random(self.seed)
+        lm = self.task_model or dspy.settings.lm
+        self._seed = {n: p.signature.instructions for n, p in student.named_predictors()}
+        self.current = dict(self._seed)
+        self.partner_version = 0  # bumped whenever any agent's accepted prompt changes
+        self.turns: list[dict] = []
+        credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0}
+                  for n in self._seed}
+        with dspy.context(lm=lm):
+            # The agents, in the order the program calls them (from one recorded run).
+            probe = self._run_one(self._instrumented(student, self.current), trainset[0], {})
+            called = list(probe.calls)
+            self.agents = called + [n for n in self._seed if n not in called]
+            if len(self.agents) < 2:
+                raise ValueError("MASPO optimizes programs with two or more agents (predictors); this one has "
+                                 f"{len(self.agents)}")
+            pool = list(trainset)
+            rng.shuffle(pool)
+            # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable.
+            batches = {a: [pool[(k * self.minibatch + j) % len(pool)] for j in range(self.minibatch)]
+                       for k, a in enumerate(self.agents)}
+            beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
+            negatives: dict[str, list] = {a: [] for a in self.agents}
+            for round_ in range(1, self.rounds + 1):
+                for agent in self.agents:
+                    self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
+            final = dict(self.current)
+            chosen = self._final_check(student, final, valset)
+        program = student.deepcopy()
+        for name, predictor in program.named_predictors():
+            predictor.signature = predictor.signature.with_instructions(chosen[name])
+        program.optimizer_report = self.report(credit)
+        return program
+
+    def _turn(self, student, agent, round_, examples, beams, negatives, credit, rng):
+        credit["turns"] += 1
+        base_program = self._instrumented(student, self.current)
+        base_runs = self._run_all(base_program, examples, [{}] * len(examples))
+        incumbent = Scored(self.current[agent], 0.5, {"local": 0.5, "lookahead": 0.5, "global": 0.5}, 0.0,
+                           partners=self.partner_version)
+        carried = [s for s in beams[agent] if s.instruction != incumbent.instruction]
+        refreshed = 0
+        for k, s in enumerate(carried):  # beam refresh: the partners changed since this beam was scored
+            if s.partners != self.partner_version:
+                carried[k] = self._evaluate(student, agent, s.instruction, examples, base_runs, rng)
+                refreshed += 1
+        beam = sorted([incumbent, *carried], key=lambda s: -s.combined)[: self.beam_width]
+        tried = {incumbent.instruction, *(s.instruction for s in carried)}
+        best, stale = beam[0].combined, 0
+        for step in range(1, self.steps_per_turn + 1):
+            children = []
+            for parent in beam:
+                meta = self._meta_prompt(student, agent, parent.instruction, examples, base_runs, negatives)
+                for instruction in self._proposer.instructions(meta, self.branch, exclude=tried):
+                    tried.add(instruction)
+                    scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
+                    children.append(scored)
+                    credit["candidates"] += 1
+                    credit["local_wins"] += scored.local_wins
+                    credit["misaligned"] += len(scored.misaligned)
+                    negatives += [(instruction, case) for case in scored.misaligned]
+            beam = sorted([*beam, *children], key=lambda s: -s.combined)[: self.beam_width]
+            self._log(agent, round_, step, children, beam[0], refreshed if step == 1 else 0)
+            if beam[0].combined > best + 1e-9:
+                best, stale = beam[0].combined, 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        beams[agent] = beam
+        top = beam[0]
+        labelled_ok = self.label_free or top.global_delta >= 0  # never accept a change that lowers the metric
+        if top.instruction != incumbent.instruction and top.combined > 0.5 + self.min_gain and labelled_ok:
+            credit["accepted"].append({"round": round_, "instruction": top.instruction,
+                                       "combined": round(top.combined, 4), "levels": top.levels,
+                                       "global_delta": round(top.global_delta, 4)})
+            self.current[agent] = top.instruction
+            self.partner_version += 1
+
+    def _final_check(self, student, final: dict, valset) -> dict:
+        """With labels, keep the optimized prompts only if they do at least as well on validation."""
+        self.validation = None
+        if self.label_free or not valset or final == self._seed:
+            return final
+        scores = {}
+        for name, instructions in (("seed", self._seed), ("optimized", final)):
+            program = self._instrumented(student, instructions)
+            runs = self._run_all(program, list(valset), [{}] * len(valset))
+            scores[name] = sum(r.score for r in runs) / len(runs)
+        self.validation = scores
+        return final if scores["optimized"] >= scores["seed"] else dict(self._seed)
+
+    def _log(self, agent, round_, step, children, top, refreshed):
+        record = {"agent": agent, "round": round_, "step": step, "refreshed": refreshed,
+                  "best_combined": top.combined, "best_instruction": top.instruction,
+                  "candidates": [{"instruction": c.instruction, "combined": round(c.combined, 4),
+                                  "levels": {k: round(v, 4) for k, v in c.levels.items()},
+                                  "global_delta": round(c.global_delta, 4), "misaligned": len(c.misaligned)}
+                                 for c in children]}
+        self.turns.append(record)
+        if self.on_iteration:
+            self.on_iteration(record)
+
+    def report(self, credit: dict) -> dict:
+        agents = {}
+        for name in self.agents:
+            c = credit[name]
+            agents[name] = {"turns": c["turns"], "candidates": c["candidates"], "accepted": c["accepted"],
+                            "global_delta": round(sum(a["global_delta"] for a in c["accepted"]), 4),
+                            "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
+                            else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
+        return {"agents_order": self.agents, "credit": agents, "final_prompts": dict(self.current),
+                "validation": self.validation, "judge_calls": self.judge_calls, "label_free": self.label_free,
+                "weights": list(self.weights), "steps": self.turns}
+
+
+# --- the compile.py recipe -------------------------------------------------------------------------------------
+
+from optimizers.base import CompileContext, Plan, Recipe  # noqa: E402
+from runtime import UserError  # noqa: E402
+
+
+class Maspo(Recipe):
+    name = "maspo"
+    summary = ("MASPO: each agent's prompt judged jointly by its own output, the next agent's and the final answer "
+               "(beam search per agent; --label-free: judged without labels; needs medium)")
+    supports_label_free = True
+    beam_width, branch = 2, 2
+
+    def plan(self, budget, n_train, n_val, n_predictors):
+        if n_predictors < 2:
+            raise UserError(f"maspo optimizes programs with two or more agents; this one has {n_predictors} "
+                            f"predictor: use opro or mipro")
+        minibatch = min(8, n_train)
+        final = 2 * n_val
+        # Per beam step: up to width x branch candidates, each a partial re-run of the minibatch (about one
+        # program run per example, judge calls included); per turn one baseline pass of the minibatch.
+        per_step = self.beam_width * self.branch * minibatch
+        depth = (budget.program_runs - final - n_predictors * minibatch) // max(n_predictors * per_step, 1)
+        if depth < 1:
+            raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for maspo: one "
+                            f"beam step per agent needs {final + n_predictors * (minibatch + per_step)}; use "
+                            f"--budget medium, --max-calls, or a smaller --val-size")
+        depth = min(depth, 10)  # the paper's depth
+        return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
+                     "depth": depth, "patience": 3, "rounds": 1, "minibatch": minibatch, "min_gain": 0.02},
+                    program_runs=final + n_predictors * (minibatch + depth * per_step),
+                    prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
+
+    def compile(self, plan, ctx: CompileContext, student, trainset, valset):
+        p = plan.params
+
+        def log(record: dict):
+            if ctx.on_iteration:
+                ctx.on_iteration(f"{record['round']}-{record['agent']}-{record['step']}", record["best_combined"],
+                                 {"step.json": record})
+
+        if ctx.label_free:
+            # Inputs only: nothing downstream may read a label, so the claim "label-free" holds by construction.
+            trainset = [dspy.Example(**ex.inputs()).with_inputs(*ex.inputs().keys()) for ex in trainset]
+            valset = None
+        optimizer = MASPO(None if ctx.label_free else ctx.metric, prompt_model=ctx.prompt_lm, task_model=ctx.task_lm,
+                          weights=tuple(p["weights"]), beam_width=p["beam_width"], branch=p["branch"],
+                          depth=p["depth"], patience=p["patience"], rounds=p["rounds"], minibatch=p["minibatch"],
+                          min_gain=p["min_gain"], label_free=ctx.label_free,
+                          feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
+                          seed=ctx.seed, on_iteration=log)
+        return optimizer.compile(student, trainset=trainset, valset=valset)

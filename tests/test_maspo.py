@@ -1,0 +1,141 @@
+"""MASPO's mechanics on a two-agent toy program with a scripted LM whose behaviour depends on the instructions.
+
+The toy: a searcher writes a query, an answerer answers from it. The scripted LM makes three kinds of searcher
+instruction: the seed (query "plain", after which the answer is right), a "bait" instruction whose query a judge
+prefers locally but after which the answer is wrong (a misalignment), and a "good" instruction.
+"""
+
+import re
+
+import dspy
+import pytest
+
+from optimizers.maspo import MASPO
+
+
+class Search(dspy.Signature):
+    """Write a search query for the question."""
+
+    question: str = dspy.InputField()
+    query: str = dspy.OutputField()
+
+
+class Answer(dspy.Signature):
+    """Answer the question from the query's results."""
+
+    question: str = dspy.InputField()
+    query: str = dspy.InputField()
+    answer: str = dspy.OutputField()
+
+
+class Toy(dspy.Module):
+    """A searcher and an answerer."""
+
+    def __init__(self):
+        super().__init__()
+        self.searcher = dspy.Predict(Search)
+        self.answerer = dspy.Predict(Answer)
+
+    def forward(self, question):
+        query = self.searcher(question=question).query
+        return self.answerer(question=question, query=query)
+
+
+def _field(text, name):
+    match = re.search(rf"\[\[ ## {name} ## \]\]\n(.*?)(?:\n\n|$)", text, re.S)
+    return match.group(1).strip() if match else ""
+
+
+class ToyLM(dspy.LM):
+    def __init__(self, proposals):
+        super().__init__("scripted/toy", cache=False)
+        self.proposals, self.meta_prompts, self.calls = list(proposals), [], {"searcher": 0, "answerer": 0, "judge": 0}
+
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        system, user = messages[0]["content"], messages[-1]["content"]
+        if len(messages) == 1:  # a proposer meta-prompt
+            self.meta_prompts.append(user)
+            return [f"[{self.proposals.pop(0) if self.proposals else 'Search well.'}]"]
+        if "output_a" in system:
+            self.calls["judge"] += 1
+            a, b = _field(user, "output_a"), _field(user, "output_b")
+            # Locally the judge likes fancy queries; downstream it recognises the right answer.
+            pick = "A" if ("fancy" in a or "42" in a) else "B" if ("fancy" in b or "42" in b) else "tie"
+            return [f"[[ ## better ## ]]\n{pick}\n\n[[ ## completed ## ]]"]
+        if "`query`" in system.split("Your output fields are:", 1)[-1].split("All interactions")[0]:
+            self.calls["searcher"] += 1
+            query = "fancy" if "BAIT" in system else "right" if "GOOD" in system else "plain"
+            return [f"[[ ## query ## ]]\n{query}\n\n[[ ## completed ## ]]"]
+        self.calls["answerer"] += 1
+        answer = "wrong" if _field(user, "query") == "fancy" else "42"
+        return [f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"]
+
+
+def exact(example, prediction, trace=None):
+    return float(getattr(prediction, "answer", "") == example.answer)
+
+
+@pytest.fixture
+def examples():
+    return [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(4)]
+
+
+def test_a_local_win_that_hurts_downstream_is_a_misalignment_and_is_not_accepted(examples):
+    lm = ToyLM(["BAIT: write fancy queries.", "GOOD: name the entity.", "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1)
+    program = maspo.compile(Toy(), trainset=examples)
+    report = program.optimizer_report
+    searcher = report["credit"]["searcher"]
+    assert report["agents_order"] == ["searcher", "answerer"]
+    assert searcher["misaligned"] == 4 and searcher["misalignment_rate"] > 0
+    assert all("BAIT" not in a["instruction"] for a in searcher["accepted"])
+    assert "BAIT" not in program.searcher.signature.instructions
+    # The searcher's candidates were judged locally and downstream; the bait's answers lost globally.
+    bait = next(c for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]
+                if c["instruction"].startswith("BAIT"))
+    assert bait["levels"]["local"] == 1.0 and bait["levels"]["global"] == 0.0 and bait["global_delta"] == -1.0
+
+
+def test_hard_negatives_reach_the_upstream_proposer_on_its_next_turn(examples):
+    lm = ToyLM(["BAIT: write fancy queries.", "Also fancy: BAIT again.", "x1 answer", "x2 answer",
+                "third searcher", "fourth searcher"])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, rounds=2,
+                  patience=1)
+    maspo.compile(Toy(), trainset=examples)
+    later = list(dict.fromkeys(m for m in lm.meta_prompts if "agent 'searcher'" in m))[1:]
+    assert later and "made the agents after it do worse" in later[0] and "BAIT: write fancy queries." in later[0]
+
+
+def test_a_downstream_candidate_reruns_only_from_its_agent(examples):
+    lm = ToyLM(["Answer plainly, A.", "Answer plainly, B."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4)
+    maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
+    maspo.current, maspo.partner_version = dict(maspo._seed), 0
+    with dspy.context(lm=lm):
+        base_runs = maspo._run_all(maspo._instrumented(Toy(), maspo.current), examples, [{}] * 4)
+        before = dict(lm.calls)
+        import random
+
+        maspo._evaluate(Toy(), "answerer", "Answer in one word.", examples, base_runs, random.Random(0))
+    assert lm.calls["searcher"] == before["searcher"], "the searcher's outputs were replayed from the cache"
+    assert lm.calls["answerer"] == before["answerer"] + 4
+
+
+def test_label_free_mode_judges_the_final_answer_and_never_reads_labels(examples):
+    unlabeled = [dspy.Example(question=ex.question).with_inputs("question") for ex in examples]
+    lm = ToyLM(["GOOD: name the entity.", "BAIT: write fancy queries.", "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(None, prompt_model=lm, task_model=lm, label_free=True, depth=1, branch=2, beam_width=1,
+                  minibatch=4)
+    program = maspo.compile(Toy(), trainset=unlabeled)
+    assert program.optimizer_report["label_free"] is True
+    assert all("expected:" not in m for m in lm.meta_prompts)
+    assert lm.calls["judge"] > 0
+
+
+def test_a_single_agent_program_is_refused():
+    from optimizers.maspo import Maspo
+    from optimizers.budget import PRESETS
+    from runtime import UserError
+
+    with pytest.raises(UserError, match="two or more agents"):
+        Maspo().plan(PRESETS["medium"], 100, 50, 1)
