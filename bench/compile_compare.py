@@ -3,6 +3,7 @@ same test examples in one run (eval.py's leaderboard, with paired differences).
 
     python bench/compile_compare.py                                  # bootstrap and mipro, light budget, 100 test
     python bench/compile_compare.py --optimizers bootstrap --limit 20
+    python bench/compile_compare.py --arm "opro --budget medium --max-calls 300" --arm "maspo --label-free ..."
 
 Each compile is a `compile.py --json` process; the comparison is one `eval.py --artifact ... --baseline --json`
 process. Everything shares one LM cache (DSPY_CACHEDIR, default ~/.dspy_cache): a rerun costs nothing, and the
@@ -39,16 +40,21 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="local")
     p.add_argument("--extra", default="", help="extra compile.py flags, e.g. '--max-calls 300'")
+    p.add_argument("--arm", action="append", default=[],
+                   help="an optimizer with its own compile.py flags, e.g. 'maspo --label-free --max-calls 300' "
+                        "(repeatable; replaces --optimizers, --budget and --extra)")
     p.add_argument("--out", default=None, help="results file name (default: from the program and optimizers)")
     args = p.parse_args()
-    out_name = args.out or f"compile_compare-{args.program}-{args.optimizers.replace(',', '_')}.json"
+    arms = [a.split() for a in args.arm] or [[name, "--budget", args.budget, *args.extra.split()]
+                                              for name in args.optimizers.split(",")]
+    labels = ["-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")]) for arm in arms]
+    out_name = args.out or f"compile_compare-{args.program}-{'_'.join(labels)}.json"
 
     compiles = {}
-    for name in args.optimizers.split(","):
+    for label, (name, *flags) in zip(labels, arms):
         result, process_s = run_json(["compile.py", "--json", "--program", args.program, "--optimizer", name,
-                                      "--budget", args.budget, "--seed", str(args.seed), "--model", args.model,
-                                      *args.extra.split()])
-        compiles[name] = {**result, "process_s": round(process_s, 1)}
+                                      "--seed", str(args.seed), "--model", args.model, *flags])
+        compiles[label] = {**result, "process_s": round(process_s, 1), "flags": flags}
     cmd = ["eval.py", "--json", "--program", args.program, "--split", "test", "--limit", str(args.limit),
            "--seed", str(args.seed), "--model", args.model, "--baseline"]
     for result in compiles.values():

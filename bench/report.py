@@ -39,15 +39,17 @@ def compile_compare(data: dict) -> str:
     target = next(iter(comparison["entries"][0]["metrics"]))
     names = {r["artifact"].rsplit("/", 1)[1]: n for n, r in data["compiles"].items()}
     metric_names = list(comparison["entries"][0]["metrics"])
+    per_example = {e["candidate"]: e["per_example"] for e in comparison["entries"]}
     rows = [f"| program | {' | '.join('test ' + m for m in metric_names)} | Δ{target} vs baseline (paired) | "
-            "s / example | LM calls (eval) | compile wall s | optimizer LM calls |",
-            "|" + "---|" * (len(metric_names) + 6)]
+            "s / example | prompt tokens / example | LM calls (eval) | compile wall s | optimizer LM calls |",
+            "|" + "---|" * (len(metric_names) + 7)]
     for row in comparison["leaderboard"]:
         name = names.get(row["candidate"], row["candidate"])
         c = data["compiles"].get(name)
         delta = row.get(f"{target}_vs_baseline")
         rows.append(f"| {name} | {' | '.join(ci(row[m]) for m in metric_names)} | "
-                    f"{ci(delta) if delta else '—'} | {row['s_per_example']:.2f} | {row['lm_calls']} | "
+                    f"{ci(delta) if delta else '—'} | {row['s_per_example']:.2f} | "
+                    f"{per_example[row['candidate']]['prompt_tokens']:.0f} | {row['lm_calls']} | "
                     f"{c['process_s'] if c else '—'} | {c['usage']['optimizer_lm_calls'] if c else '—'} |")
     rows.append("")
     rows.append(f"n = {comparison['n']} test questions (fingerprint `{comparison['fingerprint']}`), one run. "

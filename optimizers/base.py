@@ -45,3 +45,10 @@ class Recipe(ABC):
 
     @abstractmethod
     def compile(self, plan: Plan, ctx: CompileContext, student, trainset: list, valset: list): ...
+
+
+def tolerated_errors(trainset, valset) -> int:
+    """DSPy optimizers abort after `max_errors` failed examples (10 by default). An example whose reply a small
+    model garbled is a failed example, scored 0 like in our evaluations, not a reason to lose the compile; a
+    broken model is caught before optimizing (the baseline evaluation aborts when its first examples all fail)."""
+    return len(trainset) + len(valset or []) + 1

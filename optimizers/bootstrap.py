@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dspy
 
-from optimizers.base import CompileContext, Plan, Recipe
+from optimizers.base import CompileContext, Plan, Recipe, tolerated_errors
 from runtime import UserError
 
 
@@ -28,7 +28,8 @@ class Bootstrap(Recipe):
 
     def compile(self, plan, ctx: CompileContext, student, trainset, valset):
         optimizer = dspy.BootstrapFewShot(metric=ctx.metric, max_bootstrapped_demos=self.max_bootstrapped_demos,
-                                          max_labeled_demos=self.max_labeled_demos, max_rounds=1)
+                                          max_labeled_demos=self.max_labeled_demos, max_rounds=1,
+                                          max_errors=tolerated_errors(trainset, valset))
         return optimizer.compile(student, trainset=trainset[: plan.params["train_used"]])
 
 
@@ -53,5 +54,5 @@ class BootstrapRandomSearch(Bootstrap):
         optimizer = dspy.BootstrapFewShotWithRandomSearch(
             metric=ctx.metric, num_candidate_programs=plan.params["num_candidate_programs"],
             max_bootstrapped_demos=self.max_bootstrapped_demos, max_labeled_demos=self.max_labeled_demos,
-            num_threads=ctx.threads)
+            num_threads=ctx.threads, max_errors=tolerated_errors(trainset, valset))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -409,7 +409,7 @@ class Maspo(Recipe):
             raise UserError(f"maspo optimizes programs with two or more agents; this one has {n_predictors} "
                             f"predictor: use opro or mipro")
         minibatch = min(8, n_train)
-        final = 2 * n_val
+        final = n_val  # the final check's seed pass repeats compile.py's baseline evaluation: cache hits
         # Per beam step: up to width x branch candidates, each a partial re-run of the minibatch (about one
         # program run per example, judge calls included); per turn one baseline pass of the minibatch.
         per_step = self.beam_width * self.branch * minibatch

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dspy
 
-from optimizers.base import CompileContext, Plan, Recipe
+from optimizers.base import CompileContext, Plan, Recipe, tolerated_errors
 
 
 class Mipro(Recipe):
@@ -38,7 +38,8 @@ class Mipro(Recipe):
             # Proposals are longer than task outputs: room for an instruction, not for an essay.
             metric=ctx.metric, prompt_model=ctx.prompt_lm.copy(max_tokens=600), task_model=ctx.task_lm, auto=None,
             num_candidates=p["num_candidates"], max_bootstrapped_demos=p["max_bootstrapped_demos"],
-            max_labeled_demos=p["max_labeled_demos"], num_threads=ctx.threads, seed=ctx.seed, verbose=False)
+            max_labeled_demos=p["max_labeled_demos"], num_threads=ctx.threads, seed=ctx.seed, verbose=False,
+            max_errors=tolerated_errors(trainset, valset))
         return optimizer.compile(
             student, trainset=trainset, valset=valset, num_trials=p["num_trials"],
             minibatch=len(valset) > p["minibatch_size"], minibatch_size=p["minibatch_size"],
