@@ -11,10 +11,12 @@ MLflow (run, plot, registered model) -> summary.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import uuid
 from dataclasses import asdict
+from pathlib import Path
 
 import runtime  # noqa: F401  (offline defaults before dspy/mlflow import)
 import cli
@@ -35,6 +37,10 @@ def parse_args(argv=None):
     o.add_argument("--val-size", type=int, default=None, help="validation (dev) examples (default: the budget's)")
     o.add_argument("--label-free", action="store_true",
                    help="optimize from inputs alone, judged by the prompt model (maspo); labels only score dev")
+    o.add_argument("--from-logs", default=None, metavar="FILE_OR_EXPERIMENT",
+                   help="trajectories for --optimizer trajectories: a JSONL file or an MLflow experiment of traces")
+    o.add_argument("--prompts", default=None, metavar="FILE",
+                   help="with --optimizer trajectories: optimize this JSON list of {name, prompt} instead of a program")
     o.add_argument("--alias", default=None, help="also point this registered-model alias (e.g. production) at it")
     o.add_argument("--resume", action="store_true",
                    help="continue the newest interrupted compile of this program and model, with its settings")
@@ -61,6 +67,15 @@ def estimate(plan, spec, budget, n_val, task_spec) -> dict:
 
 
 def print_report(r: dict) -> None:
+    if "prompts" in r:  # a prompt list, not a program
+        print(json.dumps(r["prompts"], indent=2))
+        for name, c in r["report"]["changes"].items():
+            check = c.get("check") or {}
+            verdict = "kept" if c["kept"] else f"not kept ({c.get('skipped') or 'the judge preferred the old outputs'})"
+            wins = f", re-run win rate {check['win_rate']}" if check.get("win_rate") is not None else ""
+            print(f"  {name}: {verdict}{wins}", file=sys.stderr)
+        print(f"  MLflow: run {r['mlflow_run_id']}", file=sys.stderr)
+        return
     print(f"\n{r['program']} compiled with {r['optimizer']} on {r['model']} in {r['wall_s'] / 60:.1f} min")
     for name in r["baseline_dev"]:
         bm, cm = r["baseline_dev"][name], r["compiled_dev"][name]
@@ -82,6 +97,42 @@ def describe_estimate(e: dict, recipe, budget) -> str:
     return (f"Plan: {recipe.name} with budget {budget.name}: ~{e['program_runs']} program runs, "
             f"~{e['lm_calls']} LM calls, ~{e['prompt_tokens'] + e['completion_tokens']:,} tokens, {money}{wall} "
             f"(cached calls cost nothing)")
+
+
+def check_logs_flags(args, recipe) -> None:
+    if recipe.needs_logs and not args.from_logs:
+        raise UserError(f"--optimizer {recipe.name} learns from logs: add --from-logs FILE.jsonl or an MLflow "
+                        f"experiment name")
+    if (args.from_logs or args.prompts) and not recipe.needs_logs:
+        raise UserError(f"--from-logs and --prompts go with --optimizer trajectories, not {recipe.name}")
+
+
+def run_prompt_list(args) -> dict:
+    """--prompts: a team's named prompts (no program) rewritten from logs; the result is the updated list."""
+    import mlflow
+
+    import lm
+    import tracking
+    from data import trajectories as logs
+    from optimizers.trajectories import TrajectoryOptimizer, check_prompts
+
+    try:
+        prompts = check_prompts(json.loads(Path(args.prompts).read_text()))
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the prompts in {args.prompts} ({exc}): pass a JSON list of "
+                        f"{{\"name\": ..., \"prompt\": ...}}") from None
+    trajectories = logs.load(args.from_logs)
+    pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base)
+    tracking.setup("prompts", args.tracking_uri)
+    with tracking.run(f"optimize-prompts-{pair.prompt_spec.label}", tags={"kind": "optimize-prompts"}) as active:
+        mlflow.log_params({"optimizer": "trajectories", "prompt_model": pair.prompt_spec.spec,
+                           "prompts": args.prompts, "from_logs": args.from_logs, "trajectories": len(trajectories)})
+        optimizer = TrajectoryOptimizer(pair.prompt, pair.task, seed=args.seed)
+        updated = optimizer.optimize(trajectories, prompts)
+        mlflow.log_dict(optimizer.report, "report.json")
+        mlflow.log_dict({"before": prompts, "after": updated}, "prompts.json")
+        mlflow.log_metric("prompts_changed", sum(c["kept"] for c in optimizer.report["changes"].values()))
+    return {"prompts": updated, "report": optimizer.report, "mlflow_run_id": active.info.run_id}
 
 
 def run(args) -> dict:
@@ -108,8 +159,11 @@ def run(args) -> dict:
         args = resumed
         print(f"Resuming compile {state['compile_id']} ({args.optimizer}, budget {args.budget}, seed {args.seed})",
               file=sys.stderr)
-    spec = programs.resolve(args.program)
     recipe = optimizers.get(args.optimizer)
+    check_logs_flags(args, recipe)
+    if args.prompts:
+        return run_prompt_list(args)
+    spec = programs.resolve(args.program)
     if getattr(args, "label_free", False) and not recipe.supports_label_free:
         label_free = [n for n, r in optimizers.REGISTRY.items() if r.supports_label_free]
         raise UserError(f"--label-free is not supported by {recipe.name}: use {', '.join(label_free)}")
@@ -169,6 +223,7 @@ def run(args) -> dict:
                                         task_lm=pair.task, prompt_lm=pair.prompt, seed=args.seed,
                                         threads=args.threads, summary_evaluators=spec.summary_evaluators,
                                         compute_score=spec.compute_score, label_free=args.label_free,
+                                        from_logs=args.from_logs,
                                         on_iteration=tracking.IterationLogger(run_id, quiet=not progress))
         print(f"Optimizing with {recipe.name} on {len(trainset)} train / {len(valset)} dev examples…",
               file=sys.stderr)

@@ -13,11 +13,12 @@ from optimizers.gepa import Gepa
 from optimizers.maspo import Maspo
 from optimizers.mipro import Mipro, MiproInstructions
 from optimizers.opro import Opro, OproJoint
+from optimizers.trajectories import Trajectories
 from runtime import UserError
 
 REGISTRY: dict[str, Recipe] = {r.name: r for r in (Bootstrap(), BootstrapRandomSearch(), Mipro(),
                                                    MiproInstructions(), Gepa(), Opro(), OproJoint(),
-                                                   Maspo())}
+                                                   Maspo(), Trajectories())}
 DEFAULT = "bootstrap"
 
 

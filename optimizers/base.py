@@ -33,12 +33,14 @@ class CompileContext:
     compute_score: object | None = None  # folds the summary evaluators into one score
     on_iteration: object | None = None  # (step name, best score, {filename: text}) -> None: MLflow logging
     label_free: bool = False  # compile from inputs alone (only recipes with `supports_label_free`)
+    from_logs: str | None = None  # trajectories (JSONL file or MLflow experiment) for recipes with `needs_logs`
 
 
 class Recipe(ABC):
     name: str
     summary: str  # one line for --help and the README: what it is for
     supports_label_free = False
+    needs_logs = False
 
     @abstractmethod
     def plan(self, budget: Budget, n_train: int, n_val: int, n_predictors: int) -> Plan: ...

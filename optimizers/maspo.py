@@ -26,27 +26,16 @@ from __future__ import annotations
 import contextvars
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable
 
 import dspy
 from dspy.teleprompt import Teleprompter
 
+from optimizers.judge import PairwiseJudge
 from optimizers.proposals import Proposer
 
 # The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
-
-
-class CompareOutputs(dspy.Signature):
-    """Two versions of one step of a program were given the same input and produced the two outputs below.
-    Decide which output better does the step's job and better serves the program's goal. Answer A, B, or tie
-    if neither is better."""
-
-    job: str = dspy.InputField(desc="the program's goal and this step's job")
-    step_input: str = dspy.InputField()
-    output_a: str = dspy.InputField()
-    output_b: str = dspy.InputField()
-    better: Literal["A", "B", "tie"] = dspy.OutputField()
 
 
 @dataclass
@@ -101,8 +90,7 @@ class MASPO(Teleprompter):
         self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
         self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
         self._proposer = Proposer(prompt_model)
-        self._judge = dspy.Predict(CompareOutputs, max_tokens=24)
-        self.judge_calls = 0
+        self._judge = PairwiseJudge(prompt_model)
 
     # --- running with a cache of agent outputs --------------------------------------------------------------
     def _instrumented(self, student, instructions: dict[str, str]):
@@ -157,23 +145,7 @@ class MASPO(Teleprompter):
         executor = ParallelExecutor(num_threads=self.jobs, disable_progress_bar=True, max_errors=len(examples) + 1)
         return executor.execute(lambda pair: self._run_one(program, *pair), list(zip(examples, replays)))
 
-    # --- judging ------------------------------------------------------------------------------------------
-    def _compare(self, job: str, step_input: str, base: str, cand: str, rng: random.Random) -> float:
-        """1 if the candidate's output is judged better, 0 if worse, 0.5 for a tie (or an unusable verdict)."""
-        if base.strip() == cand.strip():
-            return 0.5
-        swap = rng.random() < 0.5  # the candidate is A half the time: a small judge favours one position
-        a, b = (cand, base) if swap else (base, cand)
-        self.judge_calls += 1
-        try:
-            with dspy.context(lm=self.prompt_model or dspy.settings.lm):
-                verdict = self._judge(job=job, step_input=step_input, output_a=a, output_b=b).better
-        except Exception:  # noqa: BLE001  (an unparseable verdict decides nothing)
-            return 0.5
-        if verdict == "tie":
-            return 0.5
-        return 1.0 if (verdict == "A") == swap else 0.0
-
+    # --- judging ---------------------------------------------------------------------------------------
     def _job(self, student, agent: str | None) -> str:
         goal = self.task_description or (type(student).__doc__ or type(student).__name__).strip()
         if agent is None:
@@ -198,10 +170,10 @@ class MASPO(Teleprompter):
         for ex, base, cand in zip(examples, base_runs, cand_runs):
             b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
             step_input = _inputs_text((b_out[0][0] if b_out else ex.inputs()))
-            local = self._compare(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
+            local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
             b_final, c_final = self._final_text(base), self._final_text(cand)
             if self.label_free:
-                glob = local if nxt is None else self._compare(self._job(student, None),
+                glob = local if nxt is None else self._judge(self._job(student, None),
                                                                _inputs_text(ex.inputs()), b_final, c_final, rng)
                 d = glob - 0.5
             else:
@@ -210,7 +182,7 @@ class MASPO(Teleprompter):
             if nxt is None:
                 look = glob  # the last agent: its next step is the final answer
             else:
-                look = self._compare(self._job(student, nxt), _inputs_text(ex.inputs()),
+                look = self._judge(self._job(student, nxt), _inputs_text(ex.inputs()),
                                      _text(base.calls.get(nxt, [])), _text(cand.calls.get(nxt, [])), rng)
             totals["local"] += local
             totals["lookahead"] += look
@@ -387,7 +359,7 @@ class MASPO(Teleprompter):
                             "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
                             else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
         return {"agents_order": self.agents, "credit": agents, "final_prompts": dict(self.current),
-                "validation": self.validation, "judge_calls": self.judge_calls, "label_free": self.label_free,
+                "validation": self.validation, "judge_calls": self._judge.calls, "label_free": self.label_free,
                 "weights": list(self.weights), "steps": self.turns}
 
 

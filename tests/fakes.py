@@ -16,6 +16,12 @@ GENERIC = {
     "program_description": "A researcher and a writer.",
     "module_description": "Answers questions.",
     "better": "A",  # a judge's verdict
+    "score": 0.2,  # inferred feedback, attribution and rewrite (the trajectory optimizer)
+    "problem": "The answer was wrong.",
+    "responsible": '["writer.write"]',
+    "reasons": "The writer should copy the shortest span.",
+    "updated_prompt": "You are the writer of a two-agent team. Using only the passages the researcher found, answer "
+                      "the question with the shortest possible span copied from them, exactly as written.",
 }
 
 

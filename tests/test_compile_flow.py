@@ -202,3 +202,34 @@ def test_maspo_label_free_compiles_from_inputs_alone(scripted):
                                   "--max-calls", "400", "--tracking-uri", uri])
     manifest = read_verified(__import__("pathlib").Path(result["artifact"]))
     assert manifest["label_free"] is True and manifest["optimizer_report"]["label_free"] is True
+
+
+def test_trajectories_optimizer_from_a_log_file_writes_a_new_artifact(scripted, hotpot_sample, tmp_path):
+    from data import hotpotqa
+
+    uri, root = scripted
+    examples = hotpotqa.load(str(hotpot_sample)).examples[:4]
+    logs = tmp_path / "logs.jsonl"
+    logs.write_text("\n".join(json.dumps({"messages": [{"role": "user", "content": ex.question},
+                                                       {"role": "assistant", "content": "unknown"}],
+                                          "inputs": {"question": ex.question},
+                                          "feedback": {"score": 0.0, "comment": "wrong answer"}})
+                              for ex in examples))
+    result = compile_script.main(["--optimizer", "trajectories", "--from-logs", str(logs), "--train-size", "4",
+                                  "--val-size", "2", "--tracking-uri", uri])
+    report = read_verified(__import__("pathlib").Path(result["artifact"]))["optimizer_report"]
+    assert report["trajectories"] == 4 and report["attribution"]["responsible"] == ["writer.write"]
+    check = report["changes"]["writer.write"]["check"]
+    assert check["reruns"] == 4 and check["wins"] + check["losses"] + check["ties"] == 4
+
+
+def test_langmem_example_from_the_command_line(scripted, capsys):
+    from pathlib import Path
+
+    uri, root = scripted
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    compile_script.main(["--optimizer", "trajectories", "--from-logs", str(examples / "langmem_team.jsonl"),
+                         "--prompts", str(examples / "langmem_prompts.json"), "--json", "--tracking-uri", uri])
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [p["name"] for p in printed["prompts"]] == ["researcher", "writer"]
+    assert printed["report"]["trajectories"] == 2 and printed["mlflow_run_id"]
