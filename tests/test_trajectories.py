@@ -159,3 +159,9 @@ def test_trajectories_from_mlflow_traces_with_logged_feedback(tmp_path):
     assert t.inputs == {"question": "Capital of France?"}
     assert [m.get("step") for m in t.messages] == [None, "research", "write"]
     assert t.feedback == {"score": 0.2, "comment": "too terse"}
+
+
+def test_langmem_pairs_are_accepted_as_they_are_written_there():
+    pair = ([{"role": "user", "content": "Analyze new ML models"}], {"score": 0.95})
+    t = logs.parse(pair, "trajectory 0")
+    assert t.feedback == {"score": 0.95} and t.messages[0]["content"] == "Analyze new ML models"
