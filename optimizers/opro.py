@@ -180,8 +180,9 @@ class OPRO(Teleprompter):
             expected = "\n".join(f"{k}: {v}" for k, v in ex.labels().items() if isinstance(v, (str, int, float)))
             got = "\n".join(f"{k}: {v}" for k, v in (pred.items() if pred is not None else [])
                             if isinstance(v, (str, int, float)))
-            blocks.append(f"[{label}, score {score:.2f}]\ninput:\n{inputs}\nprogram output:\n{got or '(error)'}\n"
-                          f"expected output:\n{expected}")
+            # No square brackets here: proposals are read from brackets, and a small model echoes these headers.
+            blocks.append(f"Exemplar ({label}, score {score:.2f})\ninput:\n{inputs}\nprogram output:\n"
+                          f"{got or '(error)'}\nexpected output:\n{expected}")
         return "\n\n".join(blocks)
 
     def _meta_prompt(self, student, target: str, trajectory: list[Candidate], rows: list, rng) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 
 import dspy
 
@@ -25,16 +26,25 @@ class DetectHallucination(dspy.Signature):
     question: str = dspy.InputField()
     knowledge: str = dspy.InputField(desc="facts known to be true")
     answer: str = dspy.InputField(desc="the answer to check")
-    hallucinated: bool = dspy.OutputField(desc="True if the answer is not supported by the knowledge")
+    # Text, not bool: the 0.5B model often answers a bool field with the format note DSPy puts there, which
+    # fails to parse; a yes/no word is read leniently below.
+    verdict: str = dspy.OutputField(desc="yes if the answer is hallucinated, no if it is supported")
+
+
+def read_verdict(text: str) -> bool | None:
+    words = re.findall(r"[a-z]+", (text or "").lower())
+    first = next((w for w in words if w in ("yes", "true", "no", "false")), None)
+    return None if first is None else first in ("yes", "true")
 
 
 class HallucinationDetector(dspy.Module):
     def __init__(self):
         super().__init__()
-        self.detect = dspy.Predict(DetectHallucination, max_tokens=32)
+        self.detect = dspy.Predict(DetectHallucination, max_tokens=16)
 
     def forward(self, question: str, knowledge: str, answer: str):
-        return self.detect(question=question, knowledge=knowledge, answer=answer)
+        out = self.detect(question=question, knowledge=knowledge, answer=answer)
+        return dspy.Prediction(hallucinated=read_verdict(out.verdict), verdict=out.verdict)
 
 
 @functools.cache

@@ -37,3 +37,11 @@ def test_summary_evaluators_and_compute_score():
     assert (p, r, classification.accuracy(rows, "hallucinated")) == (1 / 3, 0.5, 0.25)
     always_yes = {"precision": 0.5, "recall": 1.0, "accuracy": 0.5}
     assert compute_score(always_yes) < compute_score({"precision": 0.8, "recall": 0.8, "accuracy": 0.8})
+
+
+def test_verdicts_are_read_leniently_and_garbage_is_no_verdict():
+    from programs.hallucination import read_verdict
+
+    assert read_verdict("Yes.") is True and read_verdict("no, it is supported") is False
+    assert read_verdict("True") is True and read_verdict("[[ ## verdict ## ]] false") is False
+    assert read_verdict("# note: the value you produce must be") is None and read_verdict("") is None

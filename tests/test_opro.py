@@ -64,7 +64,7 @@ def test_opro_finds_and_keeps_the_better_instruction():
     scores = [int(s) for s in re.findall(r"score:\n(\d+)", meta)]
     assert scores == sorted(scores) and scores[-1] == 100
     assert "Write a new instruction that is different" in meta
-    assert len(re.findall(r"^\[(success|failure|partial|error), score", meta, re.M)) == 3  # 3 exemplars
+    assert len(re.findall(r"^Exemplar \((success|failure|partial|error), score", meta, re.M)) == 3  # 3 exemplars
 
 
 def test_stopping_condition_ends_the_loop_early():
