@@ -43,15 +43,27 @@ def main():
     p.add_argument("--arm", action="append", default=[],
                    help="an optimizer with its own compile.py flags, e.g. 'maspo --label-free --max-calls 300' "
                         "(repeatable; replaces --optimizers, --budget and --extra)")
+    p.add_argument("--reuse", action="append", default=[], metavar="LABEL=ARTIFACT",
+                   help="an arm compiled earlier in this cache (e.g. by a run that stopped later): its manifest's "
+                        "numbers and wall time are used instead of compiling again")
     p.add_argument("--out", default=None, help="results file name (default: from the program and optimizers)")
     args = p.parse_args()
     arms = [a.split() for a in args.arm] or [[name, "--budget", args.budget, *args.extra.split()]
                                               for name in args.optimizers.split(",")]
     labels = ["-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")]) for arm in arms]
-    out_name = args.out or f"compile_compare-{args.program}-{'_'.join(labels)}.json"
+    names = [r.split("=")[0] for r in args.reuse] + labels
+    out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"
 
     compiles = {}
+    for item in args.reuse:
+        label, folder = item.split("=", 1)
+        m = json.loads((Path(folder) / "manifest.json").read_text())
+        compiles[label] = {"artifact": str(Path(folder).resolve()), "usage": m["usage"], "process_s": m["wall_s"],
+                           "optimize_wall_s": m["optimize_wall_s"], "baseline_dev": m["scores"]["baseline_dev"],
+                           "compiled_dev": m["scores"]["compiled_dev"], "reused": True}
     for label, (name, *flags) in zip(labels, arms):
+        if label in compiles:
+            continue
         result, process_s = run_json(["compile.py", "--json", "--program", args.program, "--optimizer", name,
                                       "--seed", str(args.seed), "--model", args.model, *flags])
         compiles[label] = {**result, "process_s": round(process_s, 1), "flags": flags}

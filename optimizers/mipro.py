@@ -10,6 +10,7 @@ from __future__ import annotations
 import dspy
 
 from optimizers.base import CompileContext, Plan, Recipe, tolerated_errors
+from optimizers.lenient_adapter import LenientProposalAdapter
 
 
 class Mipro(Recipe):
@@ -40,10 +41,12 @@ class Mipro(Recipe):
             num_candidates=p["num_candidates"], max_bootstrapped_demos=p["max_bootstrapped_demos"],
             max_labeled_demos=p["max_labeled_demos"], num_threads=ctx.threads, seed=ctx.seed, verbose=False,
             max_errors=tolerated_errors(trainset, valset))
-        return optimizer.compile(
-            student, trainset=trainset, valset=valset, num_trials=p["num_trials"],
-            minibatch=len(valset) > p["minibatch_size"], minibatch_size=p["minibatch_size"],
-            minibatch_full_eval_steps=p["minibatch_full_eval_steps"])
+        # A small prompt model's proposals often lack DSPy's field markers: read them leniently (lenient_adapter.py).
+        with dspy.context(adapter=LenientProposalAdapter()):
+            return optimizer.compile(
+                student, trainset=trainset, valset=valset, num_trials=p["num_trials"],
+                minibatch=len(valset) > p["minibatch_size"], minibatch_size=p["minibatch_size"],
+                minibatch_full_eval_steps=p["minibatch_full_eval_steps"])
 
 
 class MiproInstructions(Mipro):
