@@ -6,8 +6,8 @@ by re-running instead of trusted on the LM's word.
 2. Attribution: one call over the team's prompts and the conversations that went wrong (each assistant message
    tagged with the step that wrote it when the trajectory comes from a program's trace) names the prompts
    responsible, most important first, with reasons. Nothing went wrong -> nothing changes, no further call.
-3. Rewrite: each responsible prompt (up to `max_updates`) gets a minimal edit: same role and wording, with only
-   what fixes the problems changed; the similarity to the old text is reported.
+3. Rewrite: each responsible prompt (up to `max_updates`) gets a minimal edit: the prompt model writes the one
+   sentence that fixes the problems and it is added to the unchanged prompt; the similarity is reported.
 4. Check: when the prompts belong to a program and the trajectories carry its inputs, those inputs are re-run
    with the current and the updated prompt, and a pairwise judge compares the final outputs. An update is kept
    only if it wins more comparisons than it loses (the win rate is reported), so a bad rewrite is not shipped.
@@ -49,13 +49,13 @@ class AttributeProblems(dspy.Signature):
 
 
 class RewritePrompt(dspy.Signature):
-    """Improve one prompt of an AI team with a minimal edit: keep its role, wording and format instructions, and
-    change or add only what fixes the problems described. Return the whole updated prompt."""
+    """Improve one prompt of an AI team with a minimal edit: write the one new instruction sentence that, added
+    to the prompt, fixes the problems described. Do not repeat the prompt."""
 
     prompt_name: str = dspy.InputField()
     current_prompt: str = dspy.InputField()
     problems: str = dspy.InputField()
-    updated_prompt: str = dspy.OutputField()
+    added_sentence: str = dspy.OutputField(desc="one imperative sentence")
 
 
 def check_prompts(prompts) -> list[dict]:
@@ -134,10 +134,13 @@ class TrajectoryOptimizer(Teleprompter):
         comments = "; ".join(fb["comment"] for _, fb in bad if fb["comment"])[:600]
         problems = f"{reasons}\nUser feedback: {comments or 'low scores'}"
         try:
-            new = (self._rewrite(prompt_name=name, current_prompt=current, problems=problems).updated_prompt or "")
+            added = (self._rewrite(prompt_name=name, current_prompt=current, problems=problems).added_sentence or "")
         except Exception as exc:  # noqa: BLE001
             return None, 0.0, f"rewrite reply unusable ({first_line(exc, 120)})"
-        new = new.strip()
+        # The edit is applied here, not by the LM: a small model asked for the whole prompt echoes it unchanged
+        # (measured on LangMem's example), and an added sentence is minimal by construction.
+        added = added.strip()
+        new = current if not added or added in current else f"{current.rstrip()} {added}"
         similarity = difflib.SequenceMatcher(None, current, new).ratio()
         if not new or new == current:
             return None, similarity, "no change proposed"

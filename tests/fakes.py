@@ -20,8 +20,7 @@ GENERIC = {
     "problem": "The answer was wrong.",
     "responsible": '["writer.write"]',
     "reasons": "The writer should copy the shortest span.",
-    "updated_prompt": "You are the writer of a two-agent team. Using only the passages the researcher found, answer "
-                      "the question with the shortest possible span copied from them, exactly as written.",
+    "added_sentence": "Copy the answer exactly as written in the passages.",
 }
 
 

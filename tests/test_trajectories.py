@@ -47,8 +47,7 @@ def test_langmem_example_from_python_updates_only_the_responsible_prompt():
     trajectories, prompts = langmem_example()
     lm = FieldLM({"score": 0.3, "problem": "The report lacks implementation details.",
                   "responsible": '["researcher"]', "reasons": "The researcher does not collect implementation details.",
-                  "updated_prompt": "You are a skilled researcher. Find relevant information and evidence, including "
-                                    "implementation details."})
+                  "added_sentence": "Include implementation details."})
     optimizer = TrajectoryOptimizer(lm, lm)
     updated = optimizer.optimize(trajectories, prompts)
     assert [p["name"] for p in updated] == ["researcher", "writer"]
@@ -71,8 +70,9 @@ def test_nothing_went_wrong_changes_nothing_and_asks_no_attribution():
 def test_unknown_names_are_ignored_and_a_rewrite_from_scratch_is_not_a_minimal_edit():
     trajectories, prompts = langmem_example()
     lm = FieldLM({"score": 0.2, "problem": "missing details", "responsible": '["editor", "writer"]',
-                  "reasons": "x", "updated_prompt": "Completely different text about cooking pasta at home."})
-    optimizer = TrajectoryOptimizer(lm, lm, min_similarity=0.6)
+                  "reasons": "x", "added_sentence": "Completely different text about cooking pasta at home, "
+                                                             "with a long story about the history of Italian food."})
+    optimizer = TrajectoryOptimizer(lm, lm, min_similarity=0.9)
     assert optimizer.optimize(trajectories, prompts) == prompts
     change = optimizer.report["changes"]["writer"]
     assert not change["kept"] and "not a minimal edit" in change["skipped"]
@@ -106,7 +106,7 @@ def test_a_rewrite_is_kept_only_if_the_judge_prefers_the_rerun_outputs(judge_pre
             return [text]
 
     prompt_lm = FieldLM({"responsible": '["answer"]', "reasons": "too short",
-                         "updated_prompt": "Given the fields `question`, produce the fields `answer`. Detailed.",
+                         "added_sentence": "Detailed.",
                          "better": verdict})
     trajectories = [logs.parse({"messages": [{"role": "user", "content": f"q{i}"}], "inputs": {"question": f"q{i}"},
                                 "feedback": {"score": 0.1, "comment": "too short"}}, "t") for i in range(4)]
