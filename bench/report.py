@@ -57,9 +57,29 @@ def compile_compare(data: dict) -> str:
     return "\n".join(rows)
 
 
+def default_compile_cold(data: dict) -> str:
+    r = data["result"]
+    target = next(iter(r["baseline_dev"]))
+    return (f"`{data['command']}` from a cold start: {data['process_s']:.0f} s ({data['process_s'] / 60:.1f} min) "
+            f"wall, of which {r['optimize_wall_s']:.0f} s optimizing; dev {target} {ci(r['baseline_dev'][target])} -> "
+            f"{ci(r['compiled_dev'][target])}; {r['usage']['optimizer_lm_calls']} optimizer LM calls. "
+            f"Command: `python bench/default_compile_cold.py`.")
+
+
+def trajectories_compare(data: dict) -> str:
+    report = data["optimizer_report"]
+    rows = [compile_compare(data), "", f"Attribution: {json.dumps(report['attribution'])}", ""]
+    for name, change in report["changes"].items():
+        rows.append(f"- `{name}`: kept={change['kept']}, check={json.dumps(change.get('check'))} "
+                    f"{change.get('skipped', '')}\n  - before: {change['before']}\n  - after: {change['after']}")
+    return "\n".join(rows)
+
+
 def main():
-    paths = [(RESULTS / "eval_baseline.json", eval_baseline)]
+    paths = [(RESULTS / "eval_baseline.json", eval_baseline),
+             (RESULTS / "default_compile_cold.json", default_compile_cold)]
     paths += [(p, compile_compare) for p in sorted(RESULTS.glob("compile_compare*.json"))]
+    paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
     for path, render in paths:
         if path.is_file():
             print(f"### {path.name}\n")

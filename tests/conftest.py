@@ -1,4 +1,5 @@
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -41,6 +42,12 @@ def dummy_lm():
 
     yield make
     dspy.configure(lm=None)
+
+
+def ctrl_c_enabled():
+    """Popen preexec_fn: Ctrl-C as a terminal delivers it. A shell starts background jobs (`pytest … &`) with
+    SIGINT ignored and children inherit that, so without this the interrupt tests would fail there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def subprocess_env(**extra) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.conftest import HOTPOT_SAMPLE, subprocess_env, wait_for
+from tests.conftest import ctrl_c_enabled, HOTPOT_SAMPLE, subprocess_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -31,7 +31,7 @@ def test_interrupt_resume_and_serve(tmp_path):
     # 1. Ctrl-C once the optimizer is under way (the baseline evaluation has finished).
     log = open(tmp_path / "compile.log", "w+")  # a file, not a pipe: tqdm output would fill a pipe nobody reads
     proc = subprocess.Popen([sys.executable, "compile.py", *ARGS], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=log, text=True)
+                            stderr=log, text=True, preexec_fn=ctrl_c_enabled)
     baseline = wait_for(lambda: mlflow.search_runs(search_all_experiments=True, output_format="list",
                                                    filter_string="attributes.run_name = 'baseline-dev' and "
                                                                  "attributes.status = 'FINISHED'"), 400, "the baseline",

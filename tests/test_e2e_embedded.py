@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.conftest import HOTPOT_SAMPLE, subprocess_env, wait_for
+from tests.conftest import ctrl_c_enabled, HOTPOT_SAMPLE, subprocess_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
@@ -67,7 +67,7 @@ def test_ctrl_c_marks_the_run_killed_and_exits_130(workspace, tmp_path):
     uri, env = workspace
     log = open(tmp_path / "eval.log", "w+")
     proc = subprocess.Popen([sys.executable, "eval.py", "--split", "test", "--limit", "4"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=log, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True, preexec_fn=ctrl_c_enabled)
     mlflow.set_tracking_uri(uri)
     running = wait_for(lambda: mlflow.search_runs(search_all_experiments=True, output_format="list",
                                                   filter_string="attributes.status = 'RUNNING'"),
