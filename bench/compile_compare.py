@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import subprocess
 import sys
 import time
@@ -29,6 +30,14 @@ def run_json(cmd: list[str]) -> tuple[dict, float]:
     if done.returncode != 0:
         sys.exit(f"{cmd[0]} failed with status {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - start
+
+
+def arm_label(arm: list[str]) -> str:
+    """The optimizer, plus the flags that make it another method: `maspo-label-free`, `opro@local-1.5b`."""
+    label = "-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")])
+    if "--prompt-model" in arm[:-1]:
+        label += "@" + arm[arm.index("--prompt-model") + 1]
+    return label
 
 
 def main():
@@ -50,7 +59,7 @@ def main():
     args = p.parse_args()
     arms = [a.split() for a in args.arm] or [[name, "--budget", args.budget, *args.extra.split()]
                                               for name in args.optimizers.split(",")]
-    labels = ["-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")]) for arm in arms]
+    labels = [arm_label(arm) for arm in arms]
     names = [r.split("=")[0] for r in args.reuse] + labels
     out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"
 
@@ -73,7 +82,7 @@ def main():
         cmd += ["--artifact", result["artifact"]]
     comparison, _ = run_json(cmd)
 
-    out = {"command": " ".join(["python", "bench/compile_compare.py", *sys.argv[1:]]), "compiles": compiles,
+    out = {"command": shlex.join(["python", "bench/compile_compare.py", *sys.argv[1:]]), "compiles": compiles,
            "comparison": comparison}
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)

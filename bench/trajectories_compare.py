@@ -2,6 +2,7 @@
 
     python bench/trajectories_compare.py                 # 30 training questions logged, 100 test questions
     python bench/trajectories_compare.py --logged 10 --limit 20
+    python bench/trajectories_compare.py --logged 20 --prompt-model local-1.5b   # a stronger optimizer model
 
 1. `eval.py --split train --limit N --out logs.json`: the baseline program on N training questions, with each
    step's inputs and outputs (its trace).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import shutil
 import sys
 import tempfile
@@ -56,6 +58,7 @@ def main():
     p.add_argument("--limit", type=int, default=100, help="test questions")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="local")
+    p.add_argument("--prompt-model", default=None, help="the optimizer's model (default: the task model)")
     args = p.parse_args()
     program = "researcher_writer"
 
@@ -69,18 +72,20 @@ def main():
 
     compiled, compile_s = run_json(["compile.py", "--json", "--program", program, "--optimizer", "trajectories",
                                     "--from-logs", str(work / "trajectories.jsonl"), "--seed", str(args.seed),
-                                    "--model", args.model])
+                                    "--model", args.model,
+                                    *(["--prompt-model", args.prompt_model] if args.prompt_model else [])])
     comparison, _ = run_json(["eval.py", "--json", "--program", program, "--split", "test", "--limit",
                               str(args.limit), "--seed", str(args.seed), "--model", args.model, "--baseline",
                               "--artifact", compiled["artifact"]])
     manifest = json.loads((Path(compiled["artifact"]) / "manifest.json").read_text())
-    out = {"command": " ".join(["python", "bench/trajectories_compare.py", *sys.argv[1:]]),
+    out = {"command": shlex.join(["python", "bench/trajectories_compare.py", *sys.argv[1:]]),
            "logged": {"n": logged["n"], "f1": logged["metrics"]["f1"]},
            "compiles": {"trajectories": {**compiled, "process_s": round(compile_s, 1)}},
            "optimizer_report": manifest["optimizer_report"], "comparison": comparison}
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"trajectories_compare-{program}.json").write_text(json.dumps(out, indent=2))
+    suffix = f"-{args.prompt_model}" if args.prompt_model else ""
+    (results / f"trajectories_compare-{program}{suffix}.json").write_text(json.dumps(out, indent=2))
     print(comparison["leaderboard_text"])
     report = manifest["optimizer_report"]
     print(f"attribution: {report['attribution']}")

@@ -2,6 +2,7 @@
 
 A spec is what a user types after `--model` or `--prompt-model`:
   local                    the embedded default (Qwen2.5-Coder-0.5B-Instruct, Q4_K_M), served in-process
+  local-1.5b               Qwen2.5-Coder-1.5B-Instruct (Q4_K_M), the same way; `pip install -e ".[local-1-5b]"`
   local:/path/model.gguf   any GGUF file, served the same way
   <litellm model string>   anything LiteLLM speaks: openai/gpt-4o-mini, anthropic/..., ollama_chat/...,
                            or openai/<name> with --api-base for vLLM / SGLang / any OpenAI-compatible server
@@ -10,6 +11,7 @@ Keys come from the environment only (LiteLLM reads OPENAI_API_KEY etc.); they ar
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,16 +30,20 @@ class ModelSpec:
     api_base: str | None = None
 
     @property
+    def packaged(self):
+        from lm.weights import PACKAGED
+
+        return PACKAGED.get(self.spec)
+
+    @property
     def is_local(self) -> bool:
-        return self.spec == LOCAL or self.spec.startswith(LOCAL + ":")
+        return self.packaged is not None or self.spec.startswith(LOCAL + ":")
 
     @property
     def label(self) -> str:
         """A short, filesystem-safe name used in artifact paths and run names."""
-        if self.spec == LOCAL:
-            from lm.weights import QWEN25_CODER_05B
-
-            return QWEN25_CODER_05B.name
+        if self.packaged:
+            return self.packaged.name
         if self.is_local:
             return Path(self.spec.split(":", 1)[1]).stem
         return self.spec.replace("/", "__").replace(":", "_")
@@ -48,9 +54,9 @@ def _local_lm(spec: ModelSpec, **kwargs):
 
     from lm import embedded, weights
 
-    if spec.spec == LOCAL:
-        path = weights.ensure_packaged_model()
-        tag = weights.QWEN25_CODER_05B.sha256[:8]
+    if spec.packaged:
+        path = weights.ensure_packaged_model(spec.packaged)
+        tag = spec.packaged.sha256[:8]
     else:
         path = weights.check_gguf_file(spec.spec.split(":", 1)[1])
         st = path.stat()
@@ -69,8 +75,8 @@ def make_lm(spec: ModelSpec, *, temperature: float = 0.0, max_tokens: int = DEFA
         return _local_lm(spec, **kwargs)
     if "/" not in spec.spec:
         raise UserError(
-            f"unknown model {spec.spec!r}: use 'local', 'local:/path/model.gguf' or a LiteLLM string such as "
-            f"'openai/gpt-4o-mini' (provider/model)"
+            f"unknown model {spec.spec!r}: use 'local', 'local-1.5b', 'local:/path/model.gguf' or a LiteLLM string "
+            f"such as 'openai/gpt-4o-mini' (provider/model)"
         )
     if spec.api_base:
         import os
@@ -97,8 +103,6 @@ def _check_keys(model: str) -> None:
 
 def probe(lm) -> None:
     """One tiny uncached call, no retries: an unreachable endpoint or a refused key fails here, before any work."""
-    import logging
-
     quiet = logging.getLogger("dspy.clients.lm")
     level, quiet.level = quiet.level, logging.ERROR  # a 1-token reply is "truncated" by design
     try:
@@ -114,6 +118,20 @@ def probe(lm) -> None:
         ) from None
     finally:
         quiet.level = level
+
+
+class _CappedReplies(logging.Filter):
+    """Programs cap their outputs on purpose (a query, a short answer): DSPy's warning at every capped reply would
+    bury the progress bars. A reply that the cap leaves unparseable still fails loudly, as a parse error."""
+
+    def filter(self, record):
+        return "response was truncated" not in record.getMessage()
+
+
+def _hide_truncation_warnings() -> None:
+    quiet = logging.getLogger("dspy.clients.lm")
+    if not any(isinstance(f, _CappedReplies) for f in quiet.filters):
+        quiet.addFilter(_CappedReplies())
 
 
 @dataclass
@@ -143,6 +161,7 @@ def configure(model: str = LOCAL, prompt_model: str | None = None, api_base: str
     from lm.outage import OutageGuard
 
     callbacks = [c for c in dspy.settings.callbacks if not isinstance(c, OutageGuard)] + [OutageGuard()]
+    _hide_truncation_warnings()
     dspy.configure(lm=task, track_usage=True, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                    callbacks=callbacks)
     return LMPair(task, prompt, task_spec, prompt_spec)

