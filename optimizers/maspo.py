@@ -78,7 +78,7 @@ class MASPO(Teleprompter):
                  minibatch: int = 8, min_gain: float = 0.02, label_free: bool = False,
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
-                 on_iteration: Callable | None = None):
+                 proposal: str = "add_rule", on_iteration: Callable | None = None):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -89,6 +89,11 @@ class MASPO(Teleprompter):
         self.minibatch, self.min_gain, self.label_free = minibatch, min_gain, label_free
         self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
         self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
+        if proposal not in ("add_rule", "rewrite"):
+            raise ValueError(f"proposal must be 'add_rule' or 'rewrite', not {proposal!r}")
+        # add_rule: the prompt model writes one sentence that the candidate appends to its parent. Rewrites are
+        # the paper's; 0.5B and 1.5B prompt models gave the current instruction back in almost every rewrite.
+        self.proposal = proposal
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -213,7 +218,7 @@ class MASPO(Teleprompter):
         lines = [self._job(student, None).split("\n")[0], "",
                  f"The program's agents run in this order: {order}. You write the instruction of the agent "
                  f"'{agent}'. It takes {', '.join(sig.input_fields)} and produces {', '.join(sig.output_fields)}.",
-                 "", "Its current instruction:", f"[{parent}]", ""]
+                 "", "Its current instruction:", f'"""{parent}"""', ""]
         ranked = sorted(zip(examples, base_runs), key=lambda p: p[1].score if p[1].score is not None else 0.5)
         cases = [(ex, run) for ex, run in ranked if run.score is None or run.score < 1.0][: self.failures_shown]
         if cases:
@@ -237,12 +242,17 @@ class MASPO(Teleprompter):
                          "agents after it do worse (avoid what they did):")
             one_each = list({instruction: case for instruction, case in negatives}.items())  # one case per prompt
             for instruction, case in one_each[-self.hard_negatives_shown:]:
-                lines.append(f"- [{instruction}]\n  it wrote: {case['candidate_output'][:200]} (instead of: "
+                lines.append(f"- \"{instruction}\"\n  it wrote: {case['candidate_output'][:200]} (instead of: "
                              f"{case['current_output'][:200]})\n  final answer became: {case['final_after'][:150]} "
                              f"(was: {case['final_before'][:150]})")
             lines.append("")
-        lines.append("Write a new instruction for this agent that makes the program's final answers better, "
-                     "fixing the cases above. Write only the instruction, in square brackets.")
+        if self.proposal == "add_rule":
+            lines.append("Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes "
+                         "the cases above and makes the program's final answers better. Do not repeat the "
+                         "instruction. Write only the new sentence, in square brackets.")
+        else:
+            lines.append("Write a new instruction for this agent that makes the program's final answers better, "
+                         "fixing the cases above. Write only the instruction, in square brackets.")
         return "\n".join(lines)
 
     # --- the search ---------------------------------------------------------------------------------------
@@ -300,7 +310,8 @@ class MASPO(Teleprompter):
             children = []
             for parent in beam:
                 meta = self._meta_prompt(student, agent, parent.instruction, examples, base_runs, negatives)
-                for instruction in self._proposer.instructions(meta, self.branch, exclude=tried):
+                extend = parent.instruction if self.proposal == "add_rule" else None
+                for instruction in self._proposer.instructions(meta, self.branch, exclude=tried, extend=extend):
                     tried.add(instruction)
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
                     children.append(scored)
@@ -392,7 +403,8 @@ class Maspo(Recipe):
                             f"--budget medium, --max-calls, or a smaller --val-size")
         depth = min(depth, 10)  # the paper's depth
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
-                     "depth": depth, "patience": 3, "rounds": 1, "minibatch": minibatch, "min_gain": 0.02},
+                     "depth": depth, "patience": 3, "rounds": 1, "minibatch": minibatch, "min_gain": 0.02,
+                     "proposal": "add_rule"},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -413,5 +425,5 @@ class Maspo(Recipe):
                           depth=p["depth"], patience=p["patience"], rounds=p["rounds"], minibatch=p["minibatch"],
                           min_gain=p["min_gain"], label_free=ctx.label_free,
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
-                          seed=ctx.seed, on_iteration=log)
+                          seed=ctx.seed, proposal=p.get("proposal", "add_rule"), on_iteration=log)
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -6,6 +6,7 @@ still cached: a resumed compile replays the same proposals for free.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import dspy
@@ -15,6 +16,12 @@ def bracketed(text: str) -> str:
     """The last `[...]` span of at least 8 characters: proposals are asked for in square brackets."""
     found = re.findall(r"\[([^\[\]]{8,})\]", text or "")
     return (found[-1] if found else "").strip()
+
+
+def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
+    """The same text up to spacing, case and a few characters: small models often return what they were shown."""
+    norm_a, norm_b = (" ".join(t.lower().split()) for t in (a, b))
+    return norm_a == norm_b or difflib.SequenceMatcher(None, norm_a, norm_b).ratio() >= threshold
 
 
 class Proposer:
@@ -32,11 +39,17 @@ class Proposer:
             texts.append(reply if isinstance(reply, str) else reply.get("text", ""))
         return texts
 
-    def instructions(self, prompt: str, n: int, exclude: set[str] = frozenset()) -> list[str]:
-        """Up to n distinct new instructions (bracketed in the replies), none of them in `exclude`."""
+    def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None) -> list[str]:
+        """Up to n new instructions (bracketed in the replies), none a near copy of another or of `exclude`.
+
+        With `extend`, each reply is one sentence appended to that instruction (a minimal edit) instead of a
+        whole new instruction."""
         out = []
         for text in self.sample(prompt, n):
-            instruction = bracketed(text)
-            if instruction and instruction not in exclude and instruction not in out:
+            proposal = bracketed(text)
+            if not proposal or (extend is not None and near_copy(proposal, extend, 0.6)):
+                continue  # nothing usable, or the instruction itself given back instead of a sentence to add
+            instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
+            if not any(near_copy(instruction, other) for other in [*exclude, *out]):
                 out.append(instruction)
         return out

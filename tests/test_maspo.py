@@ -92,8 +92,20 @@ def test_a_local_win_that_hurts_downstream_is_a_misalignment_and_is_not_accepted
     assert "BAIT" not in program.searcher.signature.instructions
     # The searcher's candidates were judged locally and downstream; the bait's answers lost globally.
     bait = next(c for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]
-                if c["instruction"].startswith("BAIT"))
+                if "BAIT" in c["instruction"])
     assert bait["levels"]["local"] == 1.0 and bait["levels"]["global"] == 0.0 and bait["global_delta"] == -1.0
+
+
+def test_a_proposed_rule_is_appended_and_an_echoed_instruction_is_dropped(examples):
+    seed = Search.instructions
+    lm = ToyLM([seed.upper(), "GOOD: name the entity.", "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1)
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
+    assert searched == [f"{seed} GOOD: name the entity."]  # the echo (in capitals) was no proposal
+    assert "Do not repeat the instruction" in lm.meta_prompts[0]
+    with pytest.raises(ValueError, match="add_rule"):
+        MASPO(exact, proposal="append")
 
 
 def test_hard_negatives_reach_the_upstream_proposer_on_its_next_turn(examples):
