@@ -82,6 +82,9 @@ def main():
         cmd += ["--artifact", result["artifact"]]
     comparison, _ = run_json(cmd)
 
+    for result in compiles.values():  # the optimizer's own report (OPRO trajectory, MASPO credit) travels along
+        manifest = json.loads((Path(result["artifact"]) / "manifest.json").read_text())
+        result["optimizer_report"] = manifest.get("optimizer_report")
     out = {"command": shlex.join(["python", "bench/compile_compare.py", *sys.argv[1:]]), "compiles": compiles,
            "comparison": comparison}
     results = ROOT / "bench" / "results"

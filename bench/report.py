@@ -57,6 +57,29 @@ def compile_compare(data: dict) -> str:
     return "\n".join(rows)
 
 
+def opro_trajectories(data: dict) -> str:
+    """Each OPRO arm's score progression: the instructions it wrote, step by step, with their scores."""
+    out = []
+    for name, c in data["compiles"].items():
+        report = c.get("optimizer_report") or {}
+        if "trajectory" not in report:
+            continue
+        out += [f"\nOPRO trajectory of `{name}` (each step's best candidate; training-sample scores):\n",
+                "| step | predictor | candidates | best of step | best so far | instruction |",
+                "|---|---|---|---|---|---|"]
+        for step in report["trajectory"]:
+            top = max(step["candidates"], key=lambda cand: cand["score"])
+            text = top["instruction"]
+            text = text if isinstance(text, str) else " / ".join(text.values())
+            out.append(f"| {step['iteration']} | {step['target']} | {len(step['candidates'])} | {top['score']:.3f} | "
+                       f"{step['best_score']:.3f} | {' '.join(text.split())} |")
+        finalists = ", ".join(f"{f['train_score']:.3f}/{f['val_score']:.3f}" for f in report.get("finalists", [])
+                              if f.get("val_score") is not None)
+        out.append(f"\nChosen: best iteration {report['best_iteration']} of {report['total_iterations']}; "
+                   f"finalists train/validation: {finalists or '—'}.")
+    return "\n".join(out)
+
+
 def default_compile_cold(data: dict) -> str:
     r = data["result"]
     target = next(iter(r["baseline_dev"]))
@@ -78,7 +101,8 @@ def trajectories_compare(data: dict) -> str:
 def main():
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
-    paths += [(p, compile_compare) for p in sorted(RESULTS.glob("compile_compare*.json"))]
+    paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d))
+              for p in sorted(RESULTS.glob("compile_compare*.json"))]
     paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
     for path, render in paths:
         if path.is_file():

@@ -73,6 +73,9 @@ class Writer(dspy.Module):
 
 
 class ResearcherWriter(dspy.Module):
+    """Answer a multi-hop question: the Researcher gathers Wikipedia passages over two searches, then the Writer
+    answers with the shortest span from them."""
+
     def __init__(self, retriever: BM25Index | None = None, hops: int = 2, k: int = 3):
         super().__init__()
         self.researcher = Researcher(retriever, hops=hops, k=k)

@@ -109,3 +109,19 @@ def test_labelize_groups():
     assert default_labelize(None, dspy.Prediction(), 0.5) == "partial"
     with pytest.raises(ValueError, match="mode must be"):
         OPRO(exact, mode="both")
+
+
+def test_the_scoring_sample_is_stratified_for_categorical_labels_only():
+    import random
+
+    from optimizers.opro import scoring_sample
+
+    # 90% of one class: a plain sample of 8 would usually hold no positive at all.
+    skewed = [dspy.Example(text=str(i), id=f"x{i}", flag=i % 10 == 0).with_inputs("text") for i in range(100)]
+    sample = scoring_sample(skewed, 8, random.Random(0))
+    assert len(sample) == 8 and sum(ex.flag for ex in sample) == 4
+    # Free-form answers (and ids) are not classes: the sample is a plain shuffle.
+    qa = [dspy.Example(question=str(i), answer=f"a{i}", id=f"q{i}").with_inputs("question") for i in range(30)]
+    shuffled = list(qa)
+    random.Random(0).shuffle(shuffled)
+    assert scoring_sample(qa, 8, random.Random(0)) == shuffled[:8]
