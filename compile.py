@@ -63,7 +63,8 @@ def estimate(plan, spec, budget, n_val, task_spec) -> dict:
     money = cost_usd(task_spec.spec, prompt_tokens, completion_tokens, local=task_spec.is_local)
     return {"program_runs": runs, "lm_calls": calls, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "money_usd": money,
-            "wall_s": runs * hint["seconds"] if task_spec.is_local and "seconds" in hint else None}
+            "wall_s": runs * hint["seconds"] * task_spec.packaged.relative_time
+            if task_spec.packaged and "seconds" in hint else None}  # unknown for a GGUF file or a hosted model
 
 
 def print_report(r: dict) -> None:
