@@ -30,11 +30,27 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                    help="model that proposes, reflects and judges inside optimizers (default: the task model)")
     m.add_argument("--api-base", default=None, help="OpenAI-compatible endpoint of the task model (vLLM, Ollama…)")
     m.add_argument("--prompt-api-base", default=None, help="endpoint of the prompt model (default: --api-base)")
+    m.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL",
+                   help="run one agent of a multi-agent program on its own model, e.g. writer=local-1.5b "
+                        "(repeatable; the other agents keep --model)")
     m.add_argument("--threads", type=int, default=1,
                    help="examples run in parallel (1 on a 2-core CPU; raise it for a GPU server or hosted API)")
     t = parser.add_argument_group("tracking and output")
     t.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default: sqlite:///mlflow.db here)")
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
+
+
+def agent_models(args) -> dict[str, str]:
+    """--agent-model AGENT=MODEL flags -> {agent: model spec}."""
+    chosen = {}
+    for item in getattr(args, "agent_model", None) or []:
+        agent, sep, model = item.partition("=")
+        if not sep or not agent.strip() or not model.strip():
+            raise UserError(f"--agent-model {item!r} is not AGENT=MODEL: write e.g. --agent-model writer=local-1.5b")
+        if agent.strip() in chosen:
+            raise UserError(f"--agent-model names agent {agent.strip()!r} twice: give each agent one model")
+        chosen[agent.strip()] = model.strip()
+    return chosen
 
 
 def split_sizes(args) -> SplitSizes:

@@ -51,7 +51,7 @@ def parse_args(argv=None):
     return args
 
 
-def estimate(plan, spec, budget, n_val, task_spec) -> dict:
+def estimate(plan, spec, budget, n_val, task_spec, agent_specs=()) -> dict:
     """LM calls, tokens and money before any call is made, from the program's measured cost per run."""
     from lm.pricing import cost_usd
 
@@ -61,10 +61,18 @@ def estimate(plan, spec, budget, n_val, task_spec) -> dict:
     prompt_tokens = runs * hint.get("prompt_tokens", 0) + plan.prompt_calls * 1500
     completion_tokens = runs * hint.get("completion_tokens", 0) + plan.prompt_calls * 300
     money = cost_usd(task_spec.spec, prompt_tokens, completion_tokens, local=task_spec.is_local)
+    seconds = _program_seconds(hint, [task_spec, *agent_specs])
     return {"program_runs": runs, "lm_calls": calls, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "money_usd": money,
-            "wall_s": runs * hint["seconds"] * task_spec.packaged.relative_time
-            if task_spec.packaged and "seconds" in hint else None}  # unknown for a GGUF file or a hosted model
+            "wall_s": None if seconds is None else seconds * runs}
+
+
+def _program_seconds(hint: dict, specs) -> float | None:
+    """Seconds per program run, measured with the default model and scaled by the slowest packaged model in use
+    (an upper bound when only some agents run on it); unknown for a GGUF file or a hosted model."""
+    if "seconds" not in hint or not all(s.packaged for s in specs):
+        return None
+    return hint["seconds"] * max(s.packaged.relative_time for s in specs)
 
 
 def print_report(r: dict) -> None:
@@ -77,7 +85,8 @@ def print_report(r: dict) -> None:
             print(f"  {name}: {verdict}{wins}", file=sys.stderr)
         print(f"  MLflow: run {r['mlflow_run_id']}", file=sys.stderr)
         return
-    print(f"\n{r['program']} compiled with {r['optimizer']} on {r['model']} in {r['wall_s'] / 60:.1f} min")
+    agents = "".join(f", {agent} on {m}" for agent, m in r["agent_models"].items())
+    print(f"\n{r['program']} compiled with {r['optimizer']} on {r['model']}{agents} in {r['wall_s'] / 60:.1f} min")
     for name in r["baseline_dev"]:
         bm, cm = r["baseline_dev"][name], r["compiled_dev"][name]
         print(f"  dev {name:<7} baseline {bm['mean']:.3f} [{bm['ci_low']:.3f}, {bm['ci_high']:.3f}]  ->  "
@@ -146,13 +155,15 @@ def run(args) -> dict:
     from compiled import artifact, inflight
     from evaluation.logged import evaluate_logged
     from evaluation.usage import LMMeter
-    from lm.factory import ModelSpec
+    from lm.factory import ModelSpec, models_label
+    from programs.agents import bind_agent_models
     from lm.pricing import cost_usd
     from tracking.trials import TrialLogger, plot_credit, plot_history
 
     # --- settings (or the interrupted compile's settings) ---
     task_spec = ModelSpec(args.model, args.api_base)
-    model_dir = artifact.model_folder(programs.resolve(args.program).name, task_spec.label)
+    agent_specs = {agent: ModelSpec(m) for agent, m in cli.agent_models(args).items()}
+    model_dir = artifact.model_folder(programs.resolve(args.program).name, models_label(task_spec, agent_specs))
     state = {}
     if args.resume:
         state = inflight.latest(model_dir)
@@ -160,6 +171,7 @@ def run(args) -> dict:
         args = resumed
         print(f"Resuming compile {state['compile_id']} ({args.optimizer}, budget {args.budget}, seed {args.seed})",
               file=sys.stderr)
+    agent_specs = {agent: ModelSpec(m) for agent, m in cli.agent_models(args).items()}  # the resumed ones
     recipe = optimizers.get(args.optimizer)
     check_logs_flags(args, recipe)
     if args.prompts:
@@ -177,13 +189,15 @@ def run(args) -> dict:
     trainset, valset = splits.train, splits.dev
 
     # --- plan and estimate, before any LM call ---
-    student = spec.build()
+    student = bind_agent_models(spec.build(), dict.fromkeys(agent_specs))  # unknown agent names fail here
     plan = recipe.plan(budget, len(trainset), len(valset), len(student.predictors()))
-    est = estimate(plan, spec, budget, len(valset), task_spec)
+    est = estimate(plan, spec, budget, len(valset), task_spec, agent_specs.values())
     print(describe_estimate(est, recipe, budget), file=sys.stderr)
 
     # --- models ---
-    pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base)
+    pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base,
+                        agent_models={agent: s.spec for agent, s in agent_specs.items()})
+    student = bind_agent_models(student, pair.agent_lms)
     tracking.setup(spec.name, args.tracking_uri)
     compile_id = state.get("compile_id") or uuid.uuid4().hex[:12]
     state = {**state, "compile_id": compile_id, "args": {k: v for k, v in vars(args).items() if k != "resume"}}
@@ -192,7 +206,7 @@ def run(args) -> dict:
     header = {"program": spec.name, "model": pair.task_spec.spec, "split": "dev",
               "fingerprint": splits.fingerprints["dev"]}
     progress = not args.json or sys.stderr.isatty()
-    with tracking.run(f"compile-{recipe.name}-{pair.task_spec.label}", tags={"kind": "compile"},
+    with tracking.run(f"compile-{recipe.name}-{pair.label}", tags={"kind": "compile"},
                       run_id=state.get("mlflow_run_id")) as parent:
         run_id = parent.info.run_id
         state["mlflow_run_id"] = run_id
@@ -200,7 +214,8 @@ def run(args) -> dict:
         if "baseline" not in state:
             mlflow.log_params({"program": spec.name, "optimizer": recipe.name, "budget": budget.name,
                                "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
-                               "seed": args.seed, "compile_id": compile_id, "label_free": args.label_free,
+                               "agent_models": json.dumps(pair.agent_models()), "seed": args.seed,
+                               "compile_id": compile_id, "label_free": args.label_free,
                                **splits.describe(),
                                **{f"opt.{k}": v for k, v in plan.params.items()}})
             mlflow.log_dict(est, "estimate.json")
@@ -209,7 +224,8 @@ def run(args) -> dict:
         eval_params = {"program": spec.name, "model": pair.task_spec.spec, "split": "dev", "n": len(valset),
                        "dev_fingerprint": splits.fingerprints["dev"]}
         if "baseline" not in state:
-            baseline, _ = evaluate_logged(spec.build(), valset, spec.metrics, run_name="baseline-dev", nested=True,
+            baseline, _ = evaluate_logged(bind_agent_models(spec.build(), pair.agent_lms), valset, spec.metrics,
+                                          run_name="baseline-dev", nested=True,
                                           params=eval_params, header=header, threads=args.threads,
                                           max_errors=args.max_errors, progress=progress, seed=args.seed)
             state["baseline"] = baseline
@@ -256,6 +272,7 @@ def run(args) -> dict:
         manifest = {
             "optimizer": recipe.name, "optimizer_params": plan.params, "budget": asdict(budget),
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
+            "agent_models": pair.agent_models(),  # agents that run on their own model; load_compiled binds them
             "api_base": None if pair.task_spec.is_local else pair.task_spec.api_base,
             "seed": args.seed, "label_free": args.label_free, "splits": splits.describe(),
             "scores": {"baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"]},
@@ -266,7 +283,7 @@ def run(args) -> dict:
             # What the optimizer reports about its own search (OPRO's trajectory, MASPO's credit report), if any.
             "optimizer_report": getattr(program, "optimizer_report", None),
         }
-        folder = artifact.write_artifact(program, manifest, program_name=spec.name, model_label=pair.task_spec.label)
+        folder = artifact.write_artifact(program, manifest, program_name=spec.name, model_label=pair.label)
         manifest = artifact.read_verified(folder)
 
         # --- MLflow: scores, plot, files, registered model ---
@@ -285,6 +302,7 @@ def run(args) -> dict:
     inflight.clear(model_dir, compile_id)
 
     result = {"program": spec.name, "optimizer": recipe.name, "model": pair.task_spec.spec,
+              "agent_models": pair.agent_models(),
               "artifact": str(folder), "mlflow_run_id": run_id, "registered_model": version,
               "baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"],
               "usage": usage_report, "estimate": est, "wall_s": manifest["wall_s"], "optimize_wall_s": round(opt_s, 1),

@@ -113,6 +113,7 @@ def run(args) -> dict:
     import tracking
     from compiled import load_compiled
     from evaluation.logged import evaluate_logged
+    from programs.agents import bind_agent_models
 
     spec = programs.resolve(args.program)
     # Only the evaluated split is drawn; the others are left empty so a small dataset is no obstacle.
@@ -123,27 +124,34 @@ def run(args) -> dict:
     examples = splits.get(args.split)
     if not examples:
         raise runtime.UserError(f"the {args.split} split is empty: raise --{args.split}-size or --limit")
-    pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base)
+    agent_models = cli.agent_models(args)
+    bind_agent_models(spec.build(), dict.fromkeys(agent_models))  # unknown agent names fail before any model loads
+    pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base, agent_models=agent_models)
 
-    candidates = [("baseline", spec.build())] if (args.baseline or not args.artifact) else []
+    # Every candidate runs on the same models (--model, --agent-model), so the leaderboard compares prompts only.
+    candidates = []
+    if args.baseline or not args.artifact:
+        candidates.append(("baseline", bind_agent_models(spec.build(), pair.agent_lms)))
     for source in args.artifact:
-        program = load_compiled(source, model=args.model, api_base=args.api_base, tracking_uri=args.tracking_uri)
+        program = load_compiled(source, model=args.model, api_base=args.api_base, agent_models=agent_models,
+                                tracking_uri=args.tracking_uri)
         if program.manifest["program"] != spec.name:
             raise runtime.UserError(f"{source} is a compiled {program.manifest['program']}, not {spec.name}: "
                                     f"pass --program {program.manifest['program']}")
         candidates.append((program.manifest["artifact_id"], program))
     tracking.setup(spec.name, args.tracking_uri)
 
-    params = {"program": spec.name, "model": pair.task_spec.spec, "split": args.split, "n": len(examples),
+    params = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": json.dumps(agent_models),
+              "split": args.split, "n": len(examples),
               "threads": args.threads, **splits.describe()}
-    header = {"program": spec.name, "model": pair.task_spec.spec, "split": args.split,
+    header = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": agent_models, "split": args.split,
               "fingerprint": splits.fingerprints[args.split]}
     common = dict(threads=args.threads, max_errors=args.max_errors, seed=args.seed,
                   progress=not args.json or sys.stderr.isatty())
     if len(candidates) == 1:
         name, program = candidates[0]
         report, result = evaluate_logged(program, examples, spec.metrics, params=params, header=header,
-                                         run_name=f"eval-{args.split}-{name}-{pair.task_spec.label}", **common)
+                                         run_name=f"eval-{args.split}-{name}-{pair.label}", **common)
         tracking.flush_traces()
         if args.out:
             write_table(result.rows(), Path(args.out))
@@ -153,7 +161,7 @@ def run(args) -> dict:
 
     target = next(iter(spec.metrics))
     reports, per_example, rows = [], {}, []
-    with tracking.run(f"compare-{args.split}-{pair.task_spec.label}", tags={"kind": "compare"}) as parent:
+    with tracking.run(f"compare-{args.split}-{pair.label}", tags={"kind": "compare"}) as parent:
         mlflow.log_params({**params, "candidates": ",".join(n for n, _ in candidates)})
         for name, program in candidates:
             report, result = evaluate_logged(program, examples, spec.metrics, params={**params, "candidate": name},

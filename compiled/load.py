@@ -63,10 +63,13 @@ def check_fits(program, state: dict, name: str) -> None:
 
 
 def load_compiled(source: str, *, model: str | None = None, api_base: str | None = None,
-                  tracking_uri: str | None = None):
-    """A ready program bound to the model it was compiled for, or to `model` if given."""
+                  agent_models: dict[str, str] | None = None, tracking_uri: str | None = None):
+    """A ready program bound to the models it was compiled for: the task model and any agent compiled on its own
+    model (`manifest["agent_models"]`). `model` rebinds the whole program to one model; `agent_models`
+    ({"writer": "local-1.5b"}) chooses the agents' models instead of the manifest's."""
     import lm as lms
     import programs
+    from programs.agents import agent_of, bind_agent_models
 
     folder = _download_registered(source, tracking_uri) if str(source).startswith("models:/") else resolve_dir(source)
     manifest = read_verified(folder)
@@ -77,6 +80,12 @@ def load_compiled(source: str, *, model: str | None = None, api_base: str | None
     program.load(str(state_file))  # JSON only: DSPy refuses .pkl unless told otherwise
     task_lm = lms.make_lm(lms.ModelSpec(model or manifest["task_model"],
                                         api_base if model else (api_base or manifest.get("api_base"))))
-    program.set_lm(task_lm)
+    if agent_models is None:
+        agent_models = {} if model else manifest.get("agent_models") or {}
+    bind_agent_models(program, dict.fromkeys(agent_models))  # unknown agent names fail with the known ones
+    agent_lms = {agent: lms.make_lm(lms.ModelSpec(m)) for agent, m in agent_models.items()}
+    # Per predictor: nothing will copy a loaded program, and a predictor's own LM is what DSPy uses first.
+    for name, predictor in program.named_predictors():
+        predictor.lm = agent_lms.get(agent_of(program, name), task_lm)
     program.manifest = manifest
     return program

@@ -12,7 +12,7 @@ Keys come from the environment only (LiteLLM reads OPENAI_API_KEY etc.); they ar
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import runtime  # noqa: F401  (offline defaults first)
@@ -134,29 +134,49 @@ def _hide_truncation_warnings() -> None:
         quiet.addFilter(_CappedReplies())
 
 
+def models_label(task_spec: ModelSpec, agent_specs: dict[str, ModelSpec] | None = None) -> str:
+    """The task model's label plus each agent on its own model: `<task>+writer=<model>`, the artifact folder."""
+    return task_spec.label + "".join(f"+{agent}={s.label}" for agent, s in sorted((agent_specs or {}).items()))
+
+
 @dataclass
 class LMPair:
-    """The task model runs the program; the prompt model proposes, reflects and judges inside optimizers."""
+    """The task model runs the program; the prompt model proposes, reflects and judges inside optimizers; agents
+    named with `--agent-model AGENT=MODEL` run on their own model."""
 
     task: object
     prompt: object
     task_spec: ModelSpec
     prompt_spec: ModelSpec
+    agent_specs: dict = field(default_factory=dict)  # agent name -> ModelSpec
+    agent_lms: dict = field(default_factory=dict)  # agent name -> dspy.LM
+
+    @property
+    def label(self) -> str:
+        return models_label(self.task_spec, self.agent_specs)
+
+    def agent_models(self) -> dict[str, str]:
+        return {agent: s.spec for agent, s in self.agent_specs.items()}
 
 
 def configure(model: str = LOCAL, prompt_model: str | None = None, api_base: str | None = None,
-              prompt_api_base: str | None = None, check: bool = True) -> LMPair:
-    """Build both LMs, probe them, and make the task model DSPy's default."""
+              prompt_api_base: str | None = None, check: bool = True,
+              agent_models: dict[str, str] | None = None) -> LMPair:
+    """Build the LMs, probe them, and make the task model DSPy's default."""
     import dspy
 
     task_spec = ModelSpec(model, api_base)
     prompt_spec = ModelSpec(prompt_model, prompt_api_base or api_base) if prompt_model else task_spec
-    task = make_lm(task_spec)
-    prompt = task if prompt_spec == task_spec else make_lm(prompt_spec)
+    # An agent's model is a packaged/local model or a hosted LiteLLM string (no --api-base of its own).
+    agent_specs = {agent: ModelSpec(spec) for agent, spec in (agent_models or {}).items()}
+    built = {task_spec: make_lm(task_spec)}
+    for spec in (prompt_spec, *agent_specs.values()):
+        if spec not in built:
+            built[spec] = make_lm(spec)
     if check:
-        probe(task)
-        if prompt is not task:
-            probe(prompt)
+        for one in built.values():
+            probe(one)
+    task, prompt = built[task_spec], built[prompt_spec]
     # The ChatAdapter's silent JSON retry would hide the real parse-failure rate and double the cost of a failure.
     from lm.outage import OutageGuard
 
@@ -164,4 +184,5 @@ def configure(model: str = LOCAL, prompt_model: str | None = None, api_base: str
     _hide_truncation_warnings()
     dspy.configure(lm=task, track_usage=True, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
                    callbacks=callbacks)
-    return LMPair(task, prompt, task_spec, prompt_spec)
+    return LMPair(task, prompt, task_spec, prompt_spec, agent_specs,
+                  {agent: built[spec] for agent, spec in agent_specs.items()})

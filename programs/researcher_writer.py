@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dspy
 
+from programs.agents import Agent
 from retrieval import BM25Index
 
 
@@ -39,7 +40,7 @@ class WriteAnswer(dspy.Signature):
     answer: str = dspy.OutputField(desc="a few words at most")
 
 
-class Researcher(dspy.Module):
+class Researcher(Agent):
     """Agent 1: search with the question, read, search again for what is missing."""
 
     def __init__(self, retriever: BM25Index | None, hops: int = 2, k: int = 3):
@@ -61,7 +62,7 @@ class Researcher(dspy.Module):
         return dspy.Prediction(passages=[p.text for p in found], queries=queries, retrieved_ids=[p.id for p in found])
 
 
-class Writer(dspy.Module):
+class Writer(Agent):
     """Agent 2: answer from the researcher's passages."""
 
     def __init__(self):

@@ -35,6 +35,7 @@ class ScriptedLM(dspy.LM):
                 "answer": ex.answer if right else "unknown",
             }
         self.calls = 0
+        self.fields_asked = []  # the output fields of each call: which predictors this LM served
 
     def __call__(self, prompt=None, messages=None, **kwargs):
         self.calls += 1
@@ -44,6 +45,7 @@ class ScriptedLM(dspy.LM):
         wanted = re.findall(r"`(\w+)`", system.split("Your output fields are:", 1)[-1].split("All interactions")[0])
         last = messages[-1]["content"] if messages else prompt or ""
         reply = next((r for q, r in self.replies.items() if q in last), {})
+        self.fields_asked.append(tuple(wanted))
         fields = {k: reply.get(k, GENERIC.get(k, "ok")) for k in wanted}
         text = "\n\n".join(f"[[ ## {k} ## ]]\n{v}" for k, v in fields.items()) + "\n\n[[ ## completed ## ]]"
         return [text] * int(kwargs.get("n") or 1)

@@ -1,6 +1,7 @@
 """compile.py end to end with a scripted LM (fast): artifact, manifest, MLflow runs, registry, loading."""
 
 import json
+from pathlib import Path
 
 import dspy
 import mlflow
@@ -13,6 +14,9 @@ from compiled.artifact import LATEST
 from tests.fakes import scripted_lm
 
 
+scripted_agent_lms = {}  # the `scripted` fixture's LMs: the task model's and each agent model's
+
+
 @pytest.fixture
 def scripted(monkeypatch, hotpot_sample, isolated_cache, tmp_path):
     """lm.configure returns a scripted DummyLM; artifacts and MLflow go to tmp_path."""
@@ -21,14 +25,21 @@ def scripted(monkeypatch, hotpot_sample, isolated_cache, tmp_path):
 
     examples = hotpotqa.load(str(hotpot_sample)).examples
     fake = scripted_lm(examples)
+    agent_fakes = {}  # a scripted LM per model an agent runs on: tests see which calls reached which model
 
-    def configure(model="local", prompt_model=None, api_base=None, prompt_api_base=None, check=True):
+    def for_spec(spec):
+        return fake if spec.spec == "local" else agent_fakes.setdefault(spec.spec, scripted_lm(examples))
+
+    def configure(model="local", prompt_model=None, api_base=None, prompt_api_base=None, check=True,
+                  agent_models=None):
         spec = lms.ModelSpec(model, api_base)
         dspy.configure(lm=fake, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False), track_usage=True)
-        return lms.LMPair(fake, fake, spec, spec)
+        agent_specs = {a: lms.ModelSpec(m) for a, m in (agent_models or {}).items()}
+        return lms.LMPair(fake, fake, spec, spec, agent_specs, {a: for_spec(s) for a, s in agent_specs.items()})
 
     monkeypatch.setattr(lms, "configure", configure)
-    monkeypatch.setattr(lms, "make_lm", lambda spec, **kw: fake)
+    monkeypatch.setattr(lms, "make_lm", lambda spec, **kw: for_spec(spec))
+    scripted_agent_lms.update(fake=fake, agents=agent_fakes)
     monkeypatch.setattr(artifact_module, "ARTIFACTS_ROOT", tmp_path / "artifacts")
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     yield uri, tmp_path / "artifacts"
@@ -233,3 +244,36 @@ def test_langmem_example_from_the_command_line(scripted, capsys):
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert [p["name"] for p in printed["prompts"]] == ["researcher", "writer"]
     assert printed["report"]["trajectories"] == 2 and printed["mlflow_run_id"]
+
+
+def test_an_agent_on_its_own_model_keeps_it_through_the_optimizer_the_artifact_and_loading(scripted):
+    uri, root = scripted
+    result = compile_script.main(["--train-size", "8", "--val-size", "4", "--tracking-uri", uri, "--json",
+                                  "--agent-model", "writer=local-1.5b"])
+    task_lm, writer_lm = scripted_agent_lms["fake"], scripted_agent_lms["agents"]["local-1.5b"]
+    # BootstrapFewShot copies the student with reset_copy(), which drops predictor LMs: the writer must still
+    # have run on its own model in the baseline, the optimizer and the compiled evaluation, and only there.
+    assert writer_lm.fields_asked and set(writer_lm.fields_asked) == {("answer",)}
+    assert ("answer",) not in task_lm.fields_asked and ("next_query",) in task_lm.fields_asked
+    folder = Path(result["artifact"])
+    assert folder.parent.name == "qwen2.5-coder-0.5b-instruct-q4_k_m+writer=qwen2.5-coder-1.5b-instruct-q4_k_m"
+    manifest = read_verified(folder)
+    assert manifest["agent_models"] == {"writer": "local-1.5b"} and result["agent_models"] == manifest["agent_models"]
+    state = json.loads((folder / "program.json").read_text())
+    assert all(state[k]["lm"] is None for k in ("researcher.hop", "writer.write"))  # models live in the manifest
+
+    program = load_compiled(result["artifact"])
+    assert program.writer.write.lm is writer_lm and program.researcher.hop.lm is task_lm
+    program = load_compiled(result["artifact"], model="local")  # one model for the whole program
+    assert program.writer.write.lm is task_lm
+
+
+def test_an_unknown_agent_name_is_refused_before_any_work(scripted, capsys):
+    uri, root = scripted
+    with pytest.raises(SystemExit) as exit_:
+        compile_script.main(["--train-size", "8", "--val-size", "4", "--tracking-uri", uri,
+                             "--agent-model", "editor=local-1.5b"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "no agent 'editor'" in err and "researcher, writer" in err
+    assert not root.exists() or not any(root.rglob("manifest.json"))

@@ -115,6 +115,7 @@ def register_program(program, name: str, run_id: str, manifest: dict, alias: str
     version = str(info.registered_model_version)
     target = manifest["target_metric"]
     tags = {"task_model": manifest["task_model"], "optimizer": manifest["optimizer"],
+            **{f"agent_model.{agent}": m for agent, m in (manifest.get("agent_models") or {}).items()},
             "artifact_id": manifest["artifact_id"], "content_sha256": manifest["content_sha256"],
             f"baseline_dev_{target}": f"{manifest['scores']['baseline_dev'][target]['mean']:.4f}",
             f"compiled_dev_{target}": f"{manifest['scores']['compiled_dev'][target]['mean']:.4f}"}
