@@ -49,6 +49,10 @@ class ModelSpec:
         return self.spec.replace("/", "__").replace(":", "_")
 
 
+# What ChatAdapter writes after the last output field: parsing does not need it, so generation stops there.
+CHAT_END_MARKER = "[[ ## completed ## ]]"
+
+
 def _local_lm(spec: ModelSpec, **kwargs):
     import dspy
 
@@ -63,7 +67,9 @@ def _local_lm(spec: ModelSpec, **kwargs):
         tag = f"{st.st_size:x}"
     base = embedded.serve(path)
     # The model name, not the random port, identifies the weights in DSPy's cache key (api_base is ignored).
-    return dspy.LM(f"openai/{spec.label}-{tag}", api_base=base, api_key=NO_KEY, **kwargs)
+    built = dspy.LM(f"openai/{spec.label}-{tag}", api_base=base, api_key=NO_KEY, stop=[CHAT_END_MARKER], **kwargs)
+    built.continues_prefill = True  # llama.cpp's server continues a prefilled reply: see lm/adapter.py
+    return built
 
 
 def make_lm(spec: ModelSpec, *, temperature: float = 0.0, max_tokens: int = DEFAULT_MAX_TOKENS, cache: bool = True):
@@ -182,7 +188,9 @@ def configure(model: str = LOCAL, prompt_model: str | None = None, api_base: str
 
     callbacks = [c for c in dspy.settings.callbacks if not isinstance(c, OutageGuard)] + [OutageGuard()]
     _hide_truncation_warnings()
-    dspy.configure(lm=task, track_usage=True, adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
+    from lm.adapter import PrefillChatAdapter
+
+    dspy.configure(lm=task, track_usage=True, adapter=PrefillChatAdapter(use_json_adapter_fallback=False),
                    callbacks=callbacks)
     return LMPair(task, prompt, task_spec, prompt_spec, agent_specs,
                   {agent: built[spec] for agent, spec in agent_specs.items()})

