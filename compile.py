@@ -60,7 +60,9 @@ def estimate(plan, spec, budget, n_val, task_spec, agent_specs=()) -> dict:
     calls = runs * hint["lm_calls"] + plan.prompt_calls
     prompt_tokens = runs * hint.get("prompt_tokens", 0) + plan.prompt_calls * 1500
     completion_tokens = runs * hint.get("completion_tokens", 0) + plan.prompt_calls * 300
-    money = cost_usd(task_spec.spec, prompt_tokens, completion_tokens, local=task_spec.is_local)
+    # Each token goes to one of the models: pricing them all at the dearest is an upper bound.
+    costs = [cost_usd(s.spec, prompt_tokens, completion_tokens, local=s.is_local) for s in [task_spec, *agent_specs]]
+    money = None if None in costs else max(costs)
     seconds = _program_seconds(hint, [task_spec, *agent_specs])
     return {"program_runs": runs, "lm_calls": calls, "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "money_usd": money,
@@ -262,7 +264,9 @@ def run(args) -> dict:
         tokens = usage.get_total_tokens()  # per LM: the task and the prompt model may differ
         prompt_tokens = sum(t.get("prompt_tokens", 0) or 0 for t in tokens.values())
         completion_tokens = sum(t.get("completion_tokens", 0) or 0 for t in tokens.values())
-        local = {lm_.model for lm_, s in ((pair.task, pair.task_spec), (pair.prompt, pair.prompt_spec)) if s.is_local}
+        served = [(pair.task, pair.task_spec), (pair.prompt, pair.prompt_spec),
+                  *((pair.agent_lms[agent], s) for agent, s in pair.agent_specs.items())]
+        local = {lm_.model for lm_, s in served if s.is_local}
         costs = [cost_usd(m, t.get("prompt_tokens", 0) or 0, t.get("completion_tokens", 0) or 0, local=m in local)
                  for m, t in tokens.items()]
         usage_report = {"optimizer_lm_calls": meter.calls, "optimizer_cache_hits": meter.calls - meter.uncached(usage),

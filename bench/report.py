@@ -52,8 +52,9 @@ def compile_compare(data: dict) -> str:
                     f"{per_example[row['candidate']]['prompt_tokens']:.0f} | {row['lm_calls']} | "
                     f"{c['process_s'] if c else '—'} | {c['usage']['optimizer_lm_calls'] if c else '—'} |")
     rows.append("")
-    rows.append(f"n = {comparison['n']} test questions (fingerprint `{comparison['fingerprint']}`), one run. "
-                f"Command: `{data['command']}`.")
+    agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
+    rows.append(f"n = {comparison['n']} test questions (fingerprint `{comparison['fingerprint']}`), task model "
+                f"{comparison['model']}{agents}, one run. Command: `{data['command']}`.")
     return "\n".join(rows)
 
 
@@ -98,12 +99,27 @@ def trajectories_compare(data: dict) -> str:
     return "\n".join(rows)
 
 
+def agent_models(data: dict) -> str:
+    rows = ["| models | F1 | EM | gold-paragraph recall | ΔF1 vs all 0.5B (paired) | s / question | "
+            "prompt tokens / question | LM calls |", "|" + "---|" * 8]
+    for name, r in data["results"].items():
+        m, d = r["metrics"], r["f1_vs_all_0.5b"]
+        rows.append(f"| {name} | {ci(m['f1'])} | {ci(m['em'])} | {ci(m['recall'])} | "
+                    f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] | {r['per_example']['wall_s']:.2f} | "
+                    f"{r['per_example']['prompt_tokens']:.0f} | {r['lm_calls']} |")
+    first = next(iter(data["results"].values()))
+    rows += ["", f"n = {first['n']} {first['split']} questions (fingerprint `{first['fingerprint']}`), uncompiled, "
+                 f"each configuration with an empty LM cache. Command: `{data['command']}`."]
+    return "\n".join(rows)
+
+
 def main():
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
     paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d))
               for p in sorted(RESULTS.glob("compile_compare*.json"))]
     paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
+    paths += [(p, agent_models) for p in sorted(RESULTS.glob("agent_models*.json"))]
     for path, render in paths:
         if path.is_file():
             print(f"### {path.name}\n")

@@ -28,7 +28,12 @@ def scripted(monkeypatch, hotpot_sample, isolated_cache, tmp_path):
     agent_fakes = {}  # a scripted LM per model an agent runs on: tests see which calls reached which model
 
     def for_spec(spec):
-        return fake if spec.spec == "local" else agent_fakes.setdefault(spec.spec, scripted_lm(examples))
+        if spec.spec == "local":
+            return fake
+        if spec.spec not in agent_fakes:
+            agent_fakes[spec.spec] = scripted_lm(examples)
+            agent_fakes[spec.spec].model = f"scripted/{spec.spec}"  # usage is reported per model name
+        return agent_fakes[spec.spec]
 
     def configure(model="local", prompt_model=None, api_base=None, prompt_api_base=None, check=True,
                   agent_models=None):
@@ -259,6 +264,7 @@ def test_an_agent_on_its_own_model_keeps_it_through_the_optimizer_the_artifact_a
     assert folder.parent.name == "qwen2.5-coder-0.5b-instruct-q4_k_m+writer=qwen2.5-coder-1.5b-instruct-q4_k_m"
     manifest = read_verified(folder)
     assert manifest["agent_models"] == {"writer": "local-1.5b"} and result["agent_models"] == manifest["agent_models"]
+    assert manifest["usage"]["money_usd"] == 0.0  # both models are local: no unknown price
     state = json.loads((folder / "program.json").read_text())
     assert all(state[k]["lm"] is None for k in ("researcher.hop", "writer.write"))  # models live in the manifest
 

@@ -54,3 +54,8 @@ def test_estimate_counts_optimizer_and_evaluation_runs():
     assert bigger["wall_s"] == pytest.approx(2.1 * local["wall_s"])  # the packaged 1.5B model is ~2x slower
     hosted = compile_script.estimate(plan, spec, budget, 20, ModelSpec("openai/gpt-4o-mini"))
     assert hosted["money_usd"] > 0 and hosted["wall_s"] is None
+    writer_hosted = compile_script.estimate(plan, spec, budget, 20, ModelSpec("local"),
+                                            [ModelSpec("openai/gpt-4o-mini")])
+    assert writer_hosted["money_usd"] == hosted["money_usd"] and writer_hosted["wall_s"] is None
+    both_local = compile_script.estimate(plan, spec, budget, 20, ModelSpec("local"), [ModelSpec("local-1.5b")])
+    assert both_local["money_usd"] == 0.0 and both_local["wall_s"] == bigger["wall_s"]
