@@ -18,6 +18,8 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("program and data")
     g.add_argument("--program", default="researcher_writer",
                    help="a registered program, or path/to/file.py:Name, or package.module:Name")
+    g.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a keyword argument of the program's build, e.g. k=2 (repeatable; JSON values: 2, true)")
     g.add_argument("--seed", type=int, default=0, help="seed of the data splits (0 is a seed like any other)")
     g.add_argument("--train-size", type=int, default=SplitSizes.train)
     g.add_argument("--dev-size", type=int, default=SplitSizes.dev)
@@ -50,6 +52,20 @@ def agent_models(args) -> dict[str, str]:
         if agent.strip() in chosen:
             raise UserError(f"--agent-model names agent {agent.strip()!r} twice: give each agent one model")
         chosen[agent.strip()] = model.strip()
+    return chosen
+
+
+def program_options(args) -> dict:
+    """--program-option NAME=VALUE flags -> {name: value}; a value that parses as JSON (2, 0.5, true) is read so."""
+    chosen = {}
+    for item in getattr(args, "program_option", None) or []:
+        name, sep, raw = item.partition("=")
+        if not sep or not name.strip() or not raw.strip():
+            raise UserError(f"--program-option {item!r} is not NAME=VALUE: write e.g. --program-option k=2")
+        try:
+            chosen[name.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            chosen[name.strip()] = raw.strip()
     return chosen
 
 

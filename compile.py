@@ -88,6 +88,7 @@ def print_report(r: dict) -> None:
         print(f"  MLflow: run {r['mlflow_run_id']}", file=sys.stderr)
         return
     agents = "".join(f", {agent} on {m}" for agent, m in r["agent_models"].items())
+    agents += "".join(f", {name}={value}" for name, value in r.get("program_options", {}).items())
     print(f"\n{r['program']} compiled with {r['optimizer']} on {r['model']}{agents} in {r['wall_s'] / 60:.1f} min")
     for name in r["baseline_dev"]:
         bm, cm = r["baseline_dev"][name], r["compiled_dev"][name]
@@ -174,6 +175,7 @@ def run(args) -> dict:
         print(f"Resuming compile {state['compile_id']} ({args.optimizer}, budget {args.budget}, seed {args.seed})",
               file=sys.stderr)
     agent_specs = {agent: ModelSpec(m) for agent, m in cli.agent_models(args).items()}  # the resumed ones
+    options = cli.program_options(args)
     recipe = optimizers.get(args.optimizer)
     check_logs_flags(args, recipe)
     if args.prompts:
@@ -191,7 +193,8 @@ def run(args) -> dict:
     trainset, valset = splits.train, splits.dev
 
     # --- plan and estimate, before any LM call ---
-    student = bind_agent_models(spec.build(), dict.fromkeys(agent_specs))  # unknown agent names fail here
+    # Unknown program options and agent names fail here, before any model loads.
+    student = bind_agent_models(spec.make(options), dict.fromkeys(agent_specs))
     plan = recipe.plan(budget, len(trainset), len(valset), len(student.predictors()))
     est = estimate(plan, spec, budget, len(valset), task_spec, agent_specs.values())
     print(describe_estimate(est, recipe, budget), file=sys.stderr)
@@ -217,6 +220,7 @@ def run(args) -> dict:
             mlflow.log_params({"program": spec.name, "optimizer": recipe.name, "budget": budget.name,
                                "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
                                "agent_models": json.dumps(pair.agent_models()), "seed": args.seed,
+                               "program_options": json.dumps(options),
                                "compile_id": compile_id, "label_free": args.label_free,
                                **splits.describe(),
                                **{f"opt.{k}": v for k, v in plan.params.items()}})
@@ -226,7 +230,7 @@ def run(args) -> dict:
         eval_params = {"program": spec.name, "model": pair.task_spec.spec, "split": "dev", "n": len(valset),
                        "dev_fingerprint": splits.fingerprints["dev"]}
         if "baseline" not in state:
-            baseline, _ = evaluate_logged(bind_agent_models(spec.build(), pair.agent_lms), valset, spec.metrics,
+            baseline, _ = evaluate_logged(bind_agent_models(spec.make(options), pair.agent_lms), valset, spec.metrics,
                                           run_name="baseline-dev", nested=True,
                                           params=eval_params, header=header, threads=args.threads,
                                           max_errors=args.max_errors, progress=progress, seed=args.seed)
@@ -275,6 +279,7 @@ def run(args) -> dict:
                         "money_usd": None if None in costs else round(sum(costs), 6)}
         manifest = {
             "optimizer": recipe.name, "optimizer_params": plan.params, "budget": asdict(budget),
+            "program_options": options,  # the build's keyword arguments: load_compiled builds the same program
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
             "agent_models": pair.agent_models(),  # agents that run on their own model; load_compiled binds them
             "api_base": None if pair.task_spec.is_local else pair.task_spec.api_base,
@@ -306,7 +311,7 @@ def run(args) -> dict:
     inflight.clear(model_dir, compile_id)
 
     result = {"program": spec.name, "optimizer": recipe.name, "model": pair.task_spec.spec,
-              "agent_models": pair.agent_models(),
+              "agent_models": pair.agent_models(), "program_options": options,
               "artifact": str(folder), "mlflow_run_id": run_id, "registered_model": version,
               "baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"],
               "usage": usage_report, "estimate": est, "wall_s": manifest["wall_s"], "optimize_wall_s": round(opt_s, 1),

@@ -125,13 +125,14 @@ def run(args) -> dict:
     if not examples:
         raise runtime.UserError(f"the {args.split} split is empty: raise --{args.split}-size or --limit")
     agent_models = cli.agent_models(args)
-    bind_agent_models(spec.build(), dict.fromkeys(agent_models))  # unknown agent names fail before any model loads
+    options = cli.program_options(args)  # the baseline's; an artifact is built with the options it was compiled with
+    bind_agent_models(spec.make(options), dict.fromkeys(agent_models))  # unknown names fail before any model loads
     pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base, agent_models=agent_models)
 
     # Every candidate runs on the same models (--model, --agent-model), so the leaderboard compares prompts only.
     candidates = []
     if args.baseline or not args.artifact:
-        candidates.append(("baseline", bind_agent_models(spec.build(), pair.agent_lms)))
+        candidates.append(("baseline", bind_agent_models(spec.make(options), pair.agent_lms)))
     for source in args.artifact:
         program = load_compiled(source, model=args.model, api_base=args.api_base, agent_models=agent_models,
                                 tracking_uri=args.tracking_uri)
@@ -142,9 +143,10 @@ def run(args) -> dict:
     tracking.setup(spec.name, args.tracking_uri)
 
     params = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": json.dumps(agent_models),
-              "split": args.split, "n": len(examples),
+              "program_options": json.dumps(options), "split": args.split, "n": len(examples),
               "threads": args.threads, **splits.describe()}
-    header = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": agent_models, "split": args.split,
+    header = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": agent_models,
+              "program_options": options, "split": args.split,
               "fingerprint": splits.fingerprints[args.split]}
     common = dict(threads=args.threads, max_errors=args.max_errors, seed=args.seed,
                   progress=not args.json or sys.stderr.isatty())

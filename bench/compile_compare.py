@@ -50,6 +50,8 @@ def main():
     p.add_argument("--model", default="local")
     p.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL",
                    help="an agent on its own model, for every compile and the comparison (as in compile.py)")
+    p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a program option (e.g. k=2), for every compile and the baseline (as in compile.py)")
     p.add_argument("--extra", default="", help="extra compile.py flags, e.g. '--max-calls 300'")
     p.add_argument("--arm", action="append", default=[],
                    help="an optimizer with its own compile.py flags, e.g. 'maspo --label-free --max-calls 300' "
@@ -65,7 +67,8 @@ def main():
     names = [r.split("=")[0] for r in args.reuse] + labels
     out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"
 
-    agent_flags = [flag for spec in args.agent_model for flag in ("--agent-model", spec)]
+    shared_flags = [flag for spec in args.agent_model for flag in ("--agent-model", spec)]
+    shared_flags += [flag for option in args.program_option for flag in ("--program-option", option)]
     compiles = {}
     for item in args.reuse:
         label, folder = item.split("=", 1)
@@ -77,10 +80,10 @@ def main():
         if label in compiles:
             continue
         result, process_s = run_json(["compile.py", "--json", "--program", args.program, "--optimizer", name,
-                                      "--seed", str(args.seed), "--model", args.model, *agent_flags, *flags])
+                                      "--seed", str(args.seed), "--model", args.model, *shared_flags, *flags])
         compiles[label] = {**result, "process_s": round(process_s, 1), "flags": flags}
     cmd = ["eval.py", "--json", "--program", args.program, "--split", "test", "--limit", str(args.limit),
-           "--seed", str(args.seed), "--model", args.model, *agent_flags, "--baseline"]
+           "--seed", str(args.seed), "--model", args.model, *shared_flags, "--baseline"]
     for result in compiles.values():
         cmd += ["--artifact", result["artifact"]]
     comparison, _ = run_json(cmd)

@@ -74,7 +74,7 @@ def load_compiled(source: str, *, model: str | None = None, api_base: str | None
     folder = _download_registered(source, tracking_uri) if str(source).startswith("models:/") else resolve_dir(source)
     manifest = read_verified(folder)
     spec = programs.resolve(manifest["program"])
-    program = spec.build()
+    program = spec.make(manifest.get("program_options"))  # the options it was compiled with (k=2, ...)
     state_file = folder / manifest["state_file"]
     check_fits(program, json.loads(state_file.read_text()), manifest["program"])
     program.load(str(state_file))  # JSON only: DSPy refuses .pkl unless told otherwise

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable
 
 from data.splits import SplitSizes, Splits
+from runtime import UserError
 
 
 @dataclass
 class ProgramSpec:
     name: str
-    build: Callable[[], object]  # a fresh, uncompiled dspy.Module
+    build: Callable[..., object]  # a fresh, uncompiled dspy.Module; its keyword arguments are the program's options
     load_splits: Callable[[int, SplitSizes], Splits]
     metric: Callable  # the optimization target: metric(example, prediction, trace=None) -> float
     metrics: dict[str, Callable] = field(default_factory=dict)  # every per-example score eval reports
@@ -27,3 +29,16 @@ class ProgramSpec:
 
     def __post_init__(self):
         self.metrics = self.metrics or {"score": self.metric}
+
+    def options(self) -> list[str]:
+        """The keyword arguments `build` takes (researcher_writer: hops, k)."""
+        kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        return [n for n, p in inspect.signature(self.build).parameters.items() if p.kind in kinds]
+
+    def make(self, options: dict | None = None):
+        """A fresh program built with `options`; a name `build` does not take fails with the ones it does."""
+        unknown = sorted(set(options or {}) - set(self.options()))
+        if unknown:
+            raise UserError(f"program {self.name} has no option {unknown[0]!r}: its options are "
+                            f"{', '.join(self.options()) or 'none'}")
+        return self.build(**(options or {}))

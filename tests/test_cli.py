@@ -46,3 +46,26 @@ def test_unreachable_model_and_the_key_is_never_printed(tmp_path):
     assert done.returncode == 2
     assert error_line(done).startswith("error: model openai/my-model at http://127.0.0.1:9/v1 did not answer")
     assert "SENTINEL" not in done.stdout + done.stderr
+
+
+def test_an_unknown_program_option_names_the_ones_there_are(tmp_path):
+    done = run("--program-option", "topk=2", "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
+    assert done.returncode == 2
+    assert error_line(done) == "error: program researcher_writer has no option 'topk': its options are hops, k"
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_program_options_are_read_as_json_values_or_strings():
+    import argparse
+
+    import cli
+    from runtime import UserError
+
+    args = argparse.Namespace(program_option=["k=2", "hops=3", "style=terse", "strict=true"])
+    assert cli.program_options(args) == {"k": 2, "hops": 3, "style": "terse", "strict": True}
+    try:
+        cli.program_options(argparse.Namespace(program_option=["k"]))
+    except UserError as exc:
+        assert "NAME=VALUE" in str(exc)
+    else:
+        raise AssertionError("a flag without '=' must be refused")

@@ -283,3 +283,17 @@ def test_an_unknown_agent_name_is_refused_before_any_work(scripted, capsys):
     err = capsys.readouterr().err
     assert "no agent 'editor'" in err and "researcher, writer" in err
     assert not root.exists() or not any(root.rglob("manifest.json"))
+
+
+def test_program_options_build_the_compiled_program_and_the_loaded_one_alike(scripted):
+    uri, root = scripted
+    result = compile_script.main(["--train-size", "8", "--val-size", "4", "--tracking-uri", uri, "--json",
+                                  "--program-option", "k=2"])
+    manifest = read_verified(Path(result["artifact"]))
+    assert manifest["program_options"] == {"k": 2} and result["program_options"] == {"k": 2}
+    demos = [d for p in json.loads((Path(result["artifact"]) / "program.json").read_text()).values()
+             for d in p.get("demos", []) if "passages" in d]
+    # The writer's bootstrapped demos were traced with 2 passages per hop, not the default 3.
+    assert demos and max(len(d["passages"]) for d in demos if d.get("augmented")) <= 4
+    program = load_compiled(result["artifact"])
+    assert program.researcher.k == 2
