@@ -53,6 +53,7 @@ def compile_compare(data: dict) -> str:
                     f"{c['process_s'] if c else '—'} | {c['usage']['optimizer_lm_calls'] if c else '—'} |")
     rows.append("")
     agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
+    agents += "".join(f", program option {k}={v}" for k, v in (comparison.get("program_options") or {}).items())
     rows.append(f"n = {comparison['n']} test questions (fingerprint `{comparison['fingerprint']}`), task model "
                 f"{comparison['model']}{agents}, one run. Command: `{data['command']}`.")
     return "\n".join(rows)
@@ -113,6 +114,21 @@ def agent_models(data: dict) -> str:
     return "\n".join(rows)
 
 
+def reply_framing(data: dict) -> str:
+    rows = ["| reply framing | F1 | generated tokens / question | prompt tokens / question | s / question (median) |",
+            "|---|---|---|---|---|"]
+    for name, r in data["arms"].items():
+        rows.append(f"| {name} | {ci(r['metrics']['f1'])} | {r['completion_tokens_per_question']:.1f} | "
+                    f"{r['prompt_tokens_per_question']:.0f} | {r['s_per_question_median']:.2f} |")
+    d = data["f1_prefill_vs_plain"]
+    rows += ["", f"n = {data['n']} {data['split']} questions, {data['model']}, each pass a cold eval.py process, "
+                 f"arms alternated {data['repeats']}x. Same answer on {data['same_answers']}/{data['n']}; "
+                 f"ΔF1 {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]; "
+                 f"time ratio prefill / plain {data['time_ratio']:.2f}. "
+                 f"Command: `{data['command']}`."]
+    return "\n".join(rows)
+
+
 def main():
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
@@ -120,6 +136,7 @@ def main():
               for p in sorted(RESULTS.glob("compile_compare*.json"))]
     paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
     paths += [(p, agent_models) for p in sorted(RESULTS.glob("agent_models*.json"))]
+    paths += [(p, reply_framing) for p in sorted(RESULTS.glob("reply_framing*.json"))]
     for path, render in paths:
         if path.is_file():
             print(f"### {path.name}\n")

@@ -4,8 +4,9 @@ On a CPU a generated token costs what about five read ones do, and ChatAdapter's
 tokens per call (`[[ ## answer ## ]]` before the value, `[[ ## completed ## ]]` after it): as much as a short
 answer itself. On an LM that continues a prefilled assistant message (llama.cpp's server, so the embedded models)
 the first field's header is prefilled instead of generated, and a one-field reply stops at the next header's
-opening brackets. Prompts, parsing and the parsed values are ChatAdapter's; at temperature 0 the model writes the
-same value, since the prefilled header is what it would have written. Other LMs get plain ChatAdapter.
+opening brackets. Prompts and parsing are ChatAdapter's. The model mostly writes the same value, but not always:
+the prefilled header is tokenized as text, which need not match the tokens the model would have generated
+(`bench/reply_framing.py` measures both effects). Other LMs get plain ChatAdapter; LMCOMPILE_PREFILL=0 turns it off.
 """
 
 from __future__ import annotations

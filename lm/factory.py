@@ -12,6 +12,7 @@ Keys come from the environment only (LiteLLM reads OPENAI_API_KEY etc.); they ar
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,7 +69,8 @@ def _local_lm(spec: ModelSpec, **kwargs):
     base = embedded.serve(path)
     # The model name, not the random port, identifies the weights in DSPy's cache key (api_base is ignored).
     built = dspy.LM(f"openai/{spec.label}-{tag}", api_base=base, api_key=NO_KEY, stop=[CHAT_END_MARKER], **kwargs)
-    built.continues_prefill = True  # llama.cpp's server continues a prefilled reply: see lm/adapter.py
+    # llama.cpp's server continues a prefilled reply (lm/adapter.py); LMCOMPILE_PREFILL=0 turns that off.
+    built.continues_prefill = os.environ.get("LMCOMPILE_PREFILL", "1") not in ("0", "false")
     return built
 
 
@@ -85,8 +87,6 @@ def make_lm(spec: ModelSpec, *, temperature: float = 0.0, max_tokens: int = DEFA
             f"such as 'openai/gpt-4o-mini' (provider/model)"
         )
     if spec.api_base:
-        import os
-
         # An OpenAI-compatible server at --api-base: a key is used when the user exported one.
         key = None if os.environ.get("OPENAI_API_KEY") else NO_KEY
         extra = {"api_key": key} if key else {}

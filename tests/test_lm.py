@@ -85,3 +85,12 @@ def test_embedded_models_continue_prefilled_replies_and_stop_at_the_end_marker(m
     built = lm.make_lm(ModelSpec("local"))
     assert built.kwargs["stop"] == [lm.CHAT_END_MARKER]
     assert built.continues_prefill and built.copy(max_tokens=1).continues_prefill
+
+
+def test_prefill_can_be_turned_off_from_the_environment(monkeypatch, tmp_path):
+    from lm import embedded, weights
+
+    monkeypatch.setattr(weights, "ensure_packaged_model", lambda packaged: tmp_path / "m.gguf")
+    monkeypatch.setattr(embedded, "serve", lambda path: "http://127.0.0.1:1/v1")
+    monkeypatch.setenv("LMCOMPILE_PREFILL", "0")
+    assert not lm.make_lm(ModelSpec("local")).continues_prefill
