@@ -42,31 +42,35 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--json", action="store_true", help="print one JSON object on stdout, nothing else")
 
 
+def _assignments(items, flag: str, metavar: str, example: str) -> dict[str, str]:
+    """Repeated `flag NAME=VALUE` items -> {name: value}; malformed or repeated names fail with one line."""
+    chosen = {}
+    for item in items or []:
+        name, sep, value = (part.strip() for part in item.partition("="))
+        if not sep or not name or not value:
+            raise UserError(f"{flag} {item!r} is not {metavar}: write e.g. {flag} {example}")
+        if name in chosen:
+            raise UserError(f"{flag} names {name!r} twice: give it once")
+        chosen[name] = value
+    return chosen
+
+
 def agent_models(args) -> dict[str, str]:
     """--agent-model AGENT=MODEL flags -> {agent: model spec}."""
-    chosen = {}
-    for item in getattr(args, "agent_model", None) or []:
-        agent, sep, model = item.partition("=")
-        if not sep or not agent.strip() or not model.strip():
-            raise UserError(f"--agent-model {item!r} is not AGENT=MODEL: write e.g. --agent-model writer=local-1.5b")
-        if agent.strip() in chosen:
-            raise UserError(f"--agent-model names agent {agent.strip()!r} twice: give each agent one model")
-        chosen[agent.strip()] = model.strip()
-    return chosen
+    return _assignments(getattr(args, "agent_model", None), "--agent-model", "AGENT=MODEL", "writer=local-1.5b")
 
 
 def program_options(args) -> dict:
     """--program-option NAME=VALUE flags -> {name: value}; a value that parses as JSON (2, 0.5, true) is read so."""
-    chosen = {}
-    for item in getattr(args, "program_option", None) or []:
-        name, sep, raw = item.partition("=")
-        if not sep or not name.strip() or not raw.strip():
-            raise UserError(f"--program-option {item!r} is not NAME=VALUE: write e.g. --program-option k=2")
-        try:
-            chosen[name.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            chosen[name.strip()] = raw.strip()
-    return chosen
+    raw = _assignments(getattr(args, "program_option", None), "--program-option", "NAME=VALUE", "k=2")
+    return {name: _json_or_text(value) for name, value in raw.items()}
+
+
+def _json_or_text(value: str):
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
 
 
 def split_sizes(args) -> SplitSizes:

@@ -44,7 +44,7 @@ def test_unknown_agents_are_refused_with_the_known_ones():
 
 
 @pytest.mark.parametrize("flags, message", [(["writer"], "is not AGENT=MODEL"), (["=local"], "is not AGENT=MODEL"),
-                                            (["writer=a", "writer=b"], "names agent 'writer' twice")])
+                                            (["writer=a", "writer=b"], "names 'writer' twice")])
 def test_agent_model_flags_are_checked(flags, message):
     with pytest.raises(UserError, match=message):
         cli.agent_models(argparse.Namespace(agent_model=flags))

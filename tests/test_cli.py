@@ -63,9 +63,10 @@ def test_program_options_are_read_as_json_values_or_strings():
 
     args = argparse.Namespace(program_option=["k=2", "hops=3", "style=terse", "strict=true"])
     assert cli.program_options(args) == {"k": 2, "hops": 3, "style": "terse", "strict": True}
-    try:
-        cli.program_options(argparse.Namespace(program_option=["k"]))
-    except UserError as exc:
-        assert "NAME=VALUE" in str(exc)
-    else:
-        raise AssertionError("a flag without '=' must be refused")
+    for bad, message in ((["k"], "is not NAME=VALUE"), (["k=2", "k=3"], "names 'k' twice")):
+        try:
+            cli.program_options(argparse.Namespace(program_option=bad))
+        except UserError as exc:
+            assert message in str(exc)
+        else:
+            raise AssertionError(f"{bad} must be refused")
