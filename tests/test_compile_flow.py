@@ -297,3 +297,38 @@ def test_program_options_build_the_compiled_program_and_the_loaded_one_alike(scr
     assert demos and max(len(d["passages"]) for d in demos if d.get("augmented")) <= 4
     program = load_compiled(result["artifact"])
     assert program.researcher.k == 2
+
+
+def test_an_lm_outage_mid_compile_stops_it_and_resume_finishes_the_same_run(scripted, monkeypatch, capsys):
+    from lm.outage import LMOutage
+    from tests.fakes import ScriptedLM
+
+    uri, root = scripted
+    answer = ScriptedLM.__call__
+    server = {"up": False}
+
+    def down_after_the_baseline(self, *args, **kwargs):  # the baseline's 4 questions x 2 calls went through
+        if not server["up"] and self.calls >= 10:
+            raise LMOutage("the model stopped answering (3 calls failed in a row; last: ConnectionError)")
+        return answer(self, *args, **kwargs)
+
+    monkeypatch.setattr(ScriptedLM, "__call__", down_after_the_baseline)
+    with pytest.raises(SystemExit) as exit_:
+        compile_script.main(["--train-size", "8", "--val-size", "4", "--tracking-uri", uri])
+    assert exit_.value.code == 2
+    assert "rerun with --resume" in capsys.readouterr().err.strip().splitlines()[-1]
+    model_dir = root / "researcher_writer" / "qwen2.5-coder-0.5b-instruct-q4_k_m"
+    assert [p.name for p in model_dir.iterdir()] == [".inflight"], "no artifact from a stopped compile"
+    mlflow.set_tracking_uri(uri)
+    (stopped,) = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                    filter_string="tags.kind = 'compile'")
+    assert stopped.info.status == "FAILED", "no run is left dangling"
+
+    server["up"] = True
+    result = compile_script.main(["--resume", "--json", "--tracking-uri", uri])
+    assert result["mlflow_run_id"] == stopped.info.run_id
+    assert mlflow.get_run(stopped.info.run_id).info.status == "FINISHED"
+    assert read_verified(Path(result["artifact"]))["splits"]["train_size"] == 8  # the stopped compile's settings
+    baselines = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                   filter_string="attributes.run_name = 'baseline-dev'")
+    assert len(baselines) == 1, "the resumed compile kept the baseline it had, instead of evaluating it again"
