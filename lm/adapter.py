@@ -2,11 +2,12 @@
 
 On a CPU a generated token costs what about five read ones do, and ChatAdapter's reply framing
 (`[[ ## answer ## ]]` before the value, `[[ ## completed ## ]]` after it) is generated on every call: as much as a
-short answer itself. Prefilled, it cost 30% fewer generated tokens on researcher_writer (bench/reply_framing.py). On an LM that continues a prefilled assistant message (llama.cpp's server, so the embedded models)
-the first field's header is prefilled instead of generated, and a one-field reply stops at the next header's
-opening brackets. Prompts and parsing are ChatAdapter's. The model mostly writes the same value, but not always:
-the prefilled header is tokenized as text, which need not match the tokens the model would have generated
-(`bench/reply_framing.py` measures both effects). Other LMs get plain ChatAdapter; LMCOMPILE_PREFILL=0 turns it off.
+short answer itself. On an LM that continues a prefilled assistant message (llama.cpp's server, so the embedded
+models) the first field's header is prefilled instead of generated, and a one-field reply stops at the next
+header's opening brackets: 30% fewer generated tokens on researcher_writer. Prompts and parsing are ChatAdapter's.
+The model mostly writes the same value, but not always: the prefilled header is tokenized as text, which need not
+match the tokens the model would have generated (`bench/reply_framing.py` measures both effects). Other LMs get
+plain ChatAdapter; LMCOMPILE_PREFILL=0 turns it off.
 """
 
 from __future__ import annotations
