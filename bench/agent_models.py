@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from cold_eval import cold_eval
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = {
@@ -40,16 +39,10 @@ def main():
 
     results, f1 = {}, {}
     for name, flags in CONFIGS.items():
-        with tempfile.TemporaryDirectory(prefix="lm-cache-") as tmp:
-            cmd = [sys.executable, "eval.py", "--json", "--program", "researcher_writer", "--split", args.split,
-                   "--limit", str(args.limit), "--seed", str(args.seed), "--out", f"{tmp}/rows.json", *flags]
-            print("$", shlex.join(cmd[1:]), file=sys.stderr, flush=True)
-            done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                                  env={**os.environ, "DSPY_CACHEDIR": f"{tmp}/cache"})
-            if done.returncode != 0:
-                sys.exit(f"eval.py failed with status {done.returncode} for {name}")
-            f1[name] = {row["id"]: row["scores"]["f1"] for row in json.loads(Path(f"{tmp}/rows.json").read_text())}
-        results[name] = {"flags": flags, **json.loads(done.stdout.strip().splitlines()[-1])}
+        report, rows = cold_eval(["--program", "researcher_writer", "--split", args.split, "--limit", str(args.limit),
+                                  "--seed", str(args.seed), *flags])
+        f1[name] = {row["id"]: row["scores"]["f1"] for row in rows}
+        results[name] = {"flags": flags, **report}
     base = next(iter(CONFIGS))  # every agent on the default model
     for name in results:  # the paired F1 difference to it, over the same questions
         ids = sorted(f1[base])

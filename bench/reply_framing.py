@@ -16,27 +16,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import statistics
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
+
+from cold_eval import cold_eval
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {"plain": "0", "prefill": "1"}  # LMCOMPILE_PREFILL
 
 
 def run_pass(args, prefill: str) -> tuple[dict, list[dict]]:
-    with tempfile.TemporaryDirectory(prefix="reply-framing-") as tmp:
-        cmd = [sys.executable, "eval.py", "--json", "--program", "researcher_writer", "--model", args.model,
-               "--split", args.split, "--limit", str(args.limit), "--seed", str(args.seed), "--out", f"{tmp}/rows.json"]
-        done = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "DSPY_CACHEDIR": f"{tmp}/cache", "LMCOMPILE_PREFILL": prefill})
-        if done.returncode != 0:
-            sys.exit(f"eval.py failed with status {done.returncode} (LMCOMPILE_PREFILL={prefill})")
-        return json.loads(done.stdout.strip().splitlines()[-1]), json.loads(Path(f"{tmp}/rows.json").read_text())
+    return cold_eval(["--program", "researcher_writer", "--model", args.model, "--split", args.split,
+                      "--limit", str(args.limit), "--seed", str(args.seed)], env={"LMCOMPILE_PREFILL": prefill})
 
 
 def main():
