@@ -16,8 +16,9 @@ import contextvars
 
 import dspy
 
-# Set while a call goes to an LM that continues prefilled replies (per call: the adapter is shared by threads).
-_prefilling = contextvars.ContextVar("prefilling", default=False)
+# The header prefilled for the call in progress, None when the LM does not continue prefills (per call: the
+# adapter is shared by threads).
+_prefill = contextvars.ContextVar("prefill", default=None)
 
 
 def header(field: str) -> str:
@@ -31,22 +32,21 @@ class PrefillChatAdapter(dspy.ChatAdapter):
         if len(signature.output_fields) == 1:
             # Stop where the closing marker starts; several fields keep the full marker as their stop.
             lm_kwargs = {**lm_kwargs, "stop": ["\n\n[["]}
-        token = _prefilling.set(True)
+        token = _prefill.set(header(next(iter(signature.output_fields))))
         try:
             return super().__call__(lm, lm_kwargs, signature, demos, inputs)
         finally:
-            _prefilling.reset(token)
+            _prefill.reset(token)
 
     def format(self, signature, demos, inputs):
         messages = super().format(signature, demos, inputs)
-        if _prefilling.get():
-            messages.append({"role": "assistant", "content": header(next(iter(signature.output_fields)))})
+        if _prefill.get():
+            messages.append({"role": "assistant", "content": _prefill.get()})
         return messages
 
     def parse(self, signature, completion):
-        if _prefilling.get():
-            first = header(next(iter(signature.output_fields)))
-            # llama.cpp returns the prefill with the continuation; other servers may return the continuation only.
-            if not completion.startswith(first.strip()):
-                completion = first + completion
+        first = _prefill.get()
+        # llama.cpp returns the prefill with the continuation; other servers may return the continuation only.
+        if first and not completion.startswith(first.strip()):
+            completion = first + completion
         return super().parse(signature, completion)
