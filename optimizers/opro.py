@@ -319,6 +319,9 @@ from optimizers.base import CompileContext, Plan, Recipe  # noqa: E402
 from runtime import UserError  # noqa: E402
 
 
+MIN_ITERATIONS = 3  # steps the training sample is sized to leave room for
+
+
 class Opro(Recipe):
     name = "opro"
     summary = "OPRO: the prompt model writes 8 new instructions per step from the scored trajectory (needs medium)"
@@ -327,9 +330,16 @@ class Opro(Recipe):
     final_candidates = 2
 
     def plan(self, budget, n_train, n_val, n_predictors):
-        sample = min(8, n_train)
         steps = 1 if self.mode == "joint" else n_predictors
         final = self.final_candidates * n_val
+        # The paper scores on a sizable training sample; 8 examples score in steps of 1/8 and most candidates tie
+        # (hallucination, seed 0). So the sample is as large as the budget allows while keeping MIN_ITERATIONS
+        # steps, from 8 up to 32 examples.
+        sample = min(8, n_train)
+        for size in range(min(32, n_train), sample, -1):
+            if (budget.program_runs - size - final) // (steps * self.candidates_per_step * size) >= MIN_ITERATIONS:
+                sample = size
+                break
         per_iteration = steps * self.candidates_per_step * sample
         iterations = (budget.program_runs - sample - final) // per_iteration
         if iterations < 1:
