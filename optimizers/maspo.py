@@ -32,7 +32,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from optimizers.judge import PairwiseJudge
-from optimizers.proposals import Proposer
+from optimizers.proposals import Proposer, expected_fields
 
 # The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
@@ -231,7 +231,7 @@ class MASPO(Teleprompter):
                 for later in self.agents[self.agents.index(agent) + 1:]:
                     lines.append(f"  then '{later}' wrote: {_text(run.calls.get(later, []))[:200]}")
                 if not self.label_free:
-                    labels = "; ".join(f"{k}: {v}" for k, v in ex.labels().items() if isinstance(v, (str, int, float)))
+                    labels = "; ".join(f"{k}: {v}" for k, v in expected_fields(ex).items())
                     lines.append(f"  expected: {labels}; score {run.score:.2f}")
                     if self.feedback_metric is not None and run.prediction is not None:
                         fb = self.feedback_metric(ex, run.prediction)

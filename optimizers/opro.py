@@ -29,7 +29,7 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import Proposer, bracketed
+from optimizers.proposals import Proposer, bracketed, expected_fields, near_copy
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
                     "high as possible. Write only the instruction, in square brackets.")
@@ -117,6 +117,9 @@ class OPROResult:
         lines = ["iteration | target | candidates | best of step | best so far | instruction",
                  "---|---|---|---|---|---"]
         for h in self.history:
+            if not h.candidates:  # every proposal unusable or a near copy of one already scored
+                lines.append(f"{h.iteration} | {h.target} | 0 | — | {h.best_score:.3f} | (no new instruction)")
+                continue
             top = max(h.candidates, key=lambda c: c.score)
             text = top.instructions.get(top.target, " / ".join(top.instructions.values())).replace("\n", " ")
             lines.append(f"{h.iteration} | {h.target or 'seed'} | {len(h.candidates)} | {top.score:.3f} | "
@@ -205,7 +208,7 @@ class OPRO(Teleprompter):
         blocks = []
         for label, (ex, pred, score) in picked:
             inputs = "\n".join(f"{k}: {v}" for k, v in ex.inputs().items())
-            expected = "\n".join(f"{k}: {v}" for k, v in ex.labels().items() if isinstance(v, (str, int, float)))
+            expected = "\n".join(f"{k}: {v}" for k, v in expected_fields(ex).items())
             got = "\n".join(f"{k}: {v}" for k, v in (pred.items() if pred is not None else [])
                             if isinstance(v, (str, int, float)))
             # No square brackets here: proposals are read from brackets, and a small model echoes these headers.
@@ -229,8 +232,10 @@ class OPRO(Teleprompter):
                 f"what the program wrote with the best instructions so far, and the expected output.\n\n"
                 f"{self._exemplar_text(rows, rng)}\n\n{ask}")
 
-    def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str]) -> list[dict[str, str]]:
-        proposals, seen = [], set()
+    def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str],
+                 scored: list[Candidate]) -> list[dict[str, str]]:
+        """The step's new candidates: parsed from the samples, none a (near) copy of one already scored."""
+        proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step):
             if target == "*":
                 new = {}
@@ -241,7 +246,10 @@ class OPRO(Teleprompter):
                 candidate = {**base, **new} if new else None
             else:
                 instruction = bracketed(text)
-                candidate = {**base, target: instruction} if instruction else None
+                # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget
+                # to learn nothing (the 1.5B model often changes one word).
+                fresh = instruction and not any(near_copy(instruction, c.instructions[target]) for c in scored)
+                candidate = {**base, target: instruction} if fresh else None
             key = tuple(sorted(candidate.items())) if candidate else None
             if candidate and key not in seen and candidate != base:
                 seen.add(key)
@@ -265,7 +273,7 @@ class OPRO(Teleprompter):
                 for target in trajectories:
                     meta = self._meta_prompt(student, target, trajectories[target], rows, rng)
                     scored = []
-                    for instructions in self._propose(meta, student, target, best.instructions):
+                    for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
                         s, summ, r = self._score(student, instructions, sample)
                         scored.append((Candidate(instructions, s, iteration, target, summ), r))
                     trajectories[target] += [c for c, _ in scored]

@@ -24,6 +24,12 @@ def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
     return norm_a == norm_b or difflib.SequenceMatcher(None, norm_a, norm_b).ratio() >= threshold
 
 
+def expected_fields(example) -> dict:
+    """An example's gold outputs as shown to a prompt model: its scalar labels, without the `id` (bookkeeping: a
+    small proposer copied `id: halueval-qa-1625` into a proposal as an instruction)."""
+    return {k: v for k, v in example.labels().items() if k != "id" and isinstance(v, (str, int, float))}
+
+
 class Proposer:
     def __init__(self, lm=None, temperature: float = 1.0, max_tokens: int = 400):
         self.lm, self.temperature, self.max_tokens = lm, temperature, max_tokens

@@ -125,3 +125,22 @@ def test_the_scoring_sample_is_stratified_for_categorical_labels_only():
     shuffled = list(qa)
     random.Random(0).shuffle(shuffled)
     assert scoring_sample(qa, 8, random.Random(0)) == shuffled[:8]
+
+
+def test_near_copies_are_not_scored_and_ids_are_not_shown():
+    class Echo(ProposerLM):
+        """Gives back an instruction already scored, with one word changed."""
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            self.prompts.append(messages[-1]["content"])
+            return ["[Given the fields `question`, produce the fields `answers`.]"]
+
+    task = TaskLM()
+    proposer = Echo()
+    data = [ex.copy(id=f"q{i}") for i, ex in enumerate(DATA)]
+    opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=3, max_iterations=2,
+                train_sample=4)
+    opro.compile(dspy.Predict("question -> answer"), trainset=data)
+    assert [len(h.candidates) for h in opro.result.history] == [1, 0, 0]  # only the seed was scored
+    assert "(no new instruction)" in opro.result.summary()
+    assert "expected output:\nanswer: " in proposer.prompts[0] and "id: q" not in proposer.prompts[0]
