@@ -31,10 +31,20 @@ class DetectHallucination(dspy.Signature):
     verdict: str = dspy.OutputField(desc="yes if the answer is hallucinated, no if it is supported")
 
 
+# A verdict word and what it says about "hallucinated". Small models often answer with the instruction's own
+# words instead of yes/no (the 0.5B model: "supported" / "not supported by the knowledge" on 38 of 40 dev rows).
+VERDICT_WORDS = {"yes": True, "true": True, "hallucinated": True, "unsupported": True, "contradicted": True,
+                 "no": False, "false": False, "supported": False, "consistent": False}
+
+
 def read_verdict(text: str) -> bool | None:
+    """The first verdict word, negated by a "not" just before it ("not supported" is a yes)."""
     words = re.findall(r"[a-z]+", (text or "").lower())
-    first = next((w for w in words if w in ("yes", "true", "no", "false")), None)
-    return None if first is None else first in ("yes", "true")
+    for i, word in enumerate(words):
+        if word in VERDICT_WORDS:
+            negated = i > 0 and words[i - 1] == "not" and word not in ("yes", "no", "true", "false")
+            return VERDICT_WORDS[word] != negated
+    return None
 
 
 class HallucinationDetector(dspy.Module):

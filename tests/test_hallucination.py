@@ -45,3 +45,7 @@ def test_verdicts_are_read_leniently_and_garbage_is_no_verdict():
     assert read_verdict("Yes.") is True and read_verdict("no, it is supported") is False
     assert read_verdict("True") is True and read_verdict("[[ ## verdict ## ]] false") is False
     assert read_verdict("# note: the value you produce must be") is None and read_verdict("") is None
+    # The instruction's own words, as the 0.5B model answers.
+    assert read_verdict("not supported by the knowledge") is True and read_verdict("supported") is False
+    assert read_verdict("Hallucinated.") is True and read_verdict("not hallucinated") is False
+    assert read_verdict("contradicted by it") is True
