@@ -48,6 +48,9 @@ def read_verdict(text: str) -> bool | None:
 
 
 class HallucinationDetector(dspy.Module):
+    """Hallucination detection: given a question, knowledge known to be true and an answer to the question, say
+    whether the answer is hallucinated (yes) or supported by the knowledge (no)."""
+
     def __init__(self):
         super().__init__()
         self.detect = dspy.Predict(DetectHallucination, max_tokens=16)

@@ -144,3 +144,20 @@ def test_near_copies_are_not_scored_and_ids_are_not_shown():
     assert [len(h.candidates) for h in opro.result.history] == [1, 0, 0]  # only the seed was scored
     assert "(no new instruction)" in opro.result.summary()
     assert "expected output:\nanswer: " in proposer.prompts[0] and "id: q" not in proposer.prompts[0]
+
+
+def test_the_meta_prompt_describes_the_task_with_the_program_docstring():
+    class Capitals(dspy.Module):
+        """Name the capital city of a country."""
+
+        def __init__(self):
+            super().__init__()
+            self.answer = dspy.Predict("question -> answer")
+
+        def forward(self, question):
+            return self.answer(question=question)
+
+    proposer = ProposerLM()
+    OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=1, max_iterations=1,
+         train_sample=4).compile(Capitals(), trainset=DATA)
+    assert proposer.prompts[0].startswith("Name the capital city of a country.\n\nYou write the instruction of")
