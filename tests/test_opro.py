@@ -161,3 +161,27 @@ def test_the_meta_prompt_describes_the_task_with_the_program_docstring():
     OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=1, max_iterations=1,
          train_sample=4).compile(Capitals(), trainset=DATA)
     assert proposer.prompts[0].startswith("Name the capital city of a country.\n\nYou write the instruction of")
+
+
+def test_the_seed_is_kept_unless_a_candidate_beats_it_on_validation():
+    class ParisLM(dspy.LM):
+        """Says Paris under an instruction that mentions it, '?' otherwise: right on France only."""
+
+        def __init__(self):
+            super().__init__("scripted/paris", cache=False)
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            answer = "Paris" if "Paris" in messages[0]["content"] else "?"
+            return [f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"]
+
+    class ParisProposer(ProposerLM):
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            return ["[Whatever the country, answer Paris.]"]
+
+    france = [DATA[0]] * 4
+    opro = OPRO(exact, prompt_model=ParisProposer(), task_model=ParisLM(), candidates_per_step=1, max_iterations=1,
+                train_sample=4)
+    program = opro.compile(dspy.Predict("question -> answer"), trainset=france, valset=DATA[1:])
+    # Best on the training sample (1.0 vs 0.0), no better than the seed on validation (0.0 each): not shipped.
+    assert [c.val_score for c in opro.result.final_choice] == [0.0, 0.0]
+    assert "Paris" not in program.signature.instructions and opro.result.best_iteration == 0
