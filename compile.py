@@ -33,7 +33,8 @@ def parse_args(argv=None):
                    help="; ".join(f"{r.name}: {r.summary}" for r in optimizers.REGISTRY.values()))
     o.add_argument("--budget", default="light", choices=list(optimizers.PRESETS),
                    help="program runs and data sizes sized for a 2-core CPU (see optimizers/budget.py)")
-    o.add_argument("--max-calls", type=int, default=None, help="cap the optimizer at this many LM calls instead")
+    o.add_argument("--max-calls", type=int, default=None,
+                   help="cap the optimizer's LM calls (program and prompt model together) instead")
     o.add_argument("--val-size", type=int, default=None, help="validation (dev) examples (default: the budget's)")
     o.add_argument("--label-free", action="store_true",
                    help="optimize from inputs alone, judged by the prompt model (maspo); labels only score dev")
@@ -195,7 +196,7 @@ def run(args) -> dict:
     # --- plan and estimate, before any LM call ---
     # Unknown program options and agent names fail here, before any model loads.
     student = bind_agent_models(spec.make(options), dict.fromkeys(agent_specs))
-    plan = recipe.plan(budget, len(trainset), len(valset), len(student.predictors()))
+    budget, plan = optimizers.fit(recipe, budget, len(trainset), len(valset), len(student.predictors()))
     est = estimate(plan, spec, budget, len(valset), task_spec, agent_specs.values())
     print(describe_estimate(est, recipe, budget), file=sys.stderr)
 
@@ -279,6 +280,7 @@ def run(args) -> dict:
                         "money_usd": None if None in costs else round(sum(costs), 6)}
         manifest = {
             "optimizer": recipe.name, "optimizer_params": plan.params, "budget": asdict(budget),
+            "plan": {"program_runs": plan.program_runs, "prompt_calls": plan.prompt_calls},  # vs usage: actual
             "program_options": options,  # the build's keyword arguments: load_compiled builds the same program
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
             "agent_models": pair.agent_models(),  # agents that run on their own model; load_compiled binds them

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from optimizers.base import CompileContext, Plan, Recipe
 from optimizers.bootstrap import Bootstrap, BootstrapRandomSearch
-from optimizers.budget import PRESETS, Budget, get_budget
+from optimizers.budget import PRESETS, Budget, fit, get_budget
 from optimizers.gepa import Gepa
 from optimizers.maspo import Maspo
 from optimizers.mipro import Mipro, MiproInstructions
@@ -28,4 +28,4 @@ def get(name: str) -> Recipe:
     return REGISTRY[name]
 
 
-__all__ = ["REGISTRY", "DEFAULT", "PRESETS", "Budget", "CompileContext", "Plan", "Recipe", "get", "get_budget"]
+__all__ = ["REGISTRY", "DEFAULT", "PRESETS", "Budget", "CompileContext", "Plan", "Recipe", "fit", "get", "get_budget"]

@@ -21,7 +21,8 @@ class Mipro(Recipe):
     def plan(self, budget, n_train, n_val, n_predictors):
         candidates = 3 if budget.program_runs < 150 else 6 if budget.program_runs < 600 else 12
         demos = 0 if self.instructions_only else 2
-        bootstrap_runs = 0 if self.instructions_only else candidates * 6  # each demo set: a few teacher runs
+        # Each demo set: a few teacher runs. 0-shot MIPROv2 bootstraps them too, to show its proposer (DSPy).
+        bootstrap_runs = candidates * (3 if self.instructions_only else 6)
         minibatch = min(10, n_val)
         full_every = 5
         # Trials until the run cap: each trial is a minibatch, every `full_every` trials a full validation pass.

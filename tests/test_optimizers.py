@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 import optimizers
@@ -32,6 +34,18 @@ def test_max_calls_replaces_the_run_cap():
     assert b.program_runs == 30 and "max_calls=90" in b.name
     with pytest.raises(UserError, match="less than one program run"):
         PRESETS["light"].with_max_calls(2, calls_per_run=3)
+
+
+@pytest.mark.parametrize("name", ["maspo", "opro", "mipro-instructions", "bootstrap"])
+def test_max_calls_counts_the_prompt_models_calls_too(name):
+    """The same --max-calls is the same budget for every optimizer: program and prompt-model calls together."""
+    b = replace(PRESETS["medium"].with_max_calls(600, calls_per_run=2), val_size=15)
+    fitted, plan = optimizers.fit(optimizers.get(name), b, 100, 15, n_predictors=2)
+    assert plan.program_runs * 2 + plan.prompt_calls <= 600
+    if name in ("maspo", "mipro-instructions"):  # (OPRO steps in 128-run iterations; bootstrap needs only 100)
+        assert plan.program_runs * 2 + plan.prompt_calls > 450  # most of it is used
+    with pytest.raises(UserError, match="too small for maspo once its prompt-model calls are counted"):
+        optimizers.fit(optimizers.get("maspo"), replace(b, max_calls=200), 100, 15, n_predictors=2)
 
 
 def test_instruction_only_mipro_uses_no_demos():
