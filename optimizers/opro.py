@@ -15,7 +15,11 @@ Iteration controls, as hosted prompt optimizers (Datadog, LangMem) offer them: `
 `stopping_condition` over the summary metrics, a `labelize` function that sorts examples into groups so the
 exemplars shown are diverse (successes, failures, partial answers), `jobs` (parallel examples), `runs_per_record`
 (repeat each example to average noise), `summary_evaluators` and `compute_score` (fold them into the score),
-and always continuing from the best instructions so far. The result (`OPRO.result`) keeps `best_prompt`,
+and always continuing from the best instructions so far.
+
+Two additions to the paper's meta-prompt, both for weak (1-2B) prompt models: `show_summary` adds the best
+instructions' summary metrics and, for a classifier, how often each class was output and expected; and near
+copies of instructions already scored are not scored again. The final choice always includes the seed. The result (`OPRO.result`) keeps `best_prompt`,
 `best_score`, `best_iteration`, `total_iterations`, the full history and a `summary()` table.
 """
 
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -56,6 +61,15 @@ class IterationRecord:
     summary: dict
 
 
+def categorical_fields(examples: list) -> list[str]:
+    """Label fields with few distinct values (a classifier's yes/no); ids and free-form answers are not."""
+    values: dict[str, set] = {}
+    for ex in examples:
+        for k, v in ex.labels().items():
+            values.setdefault(k, set()).add(str(v))
+    return sorted(k for k, seen in values.items() if len(seen) <= max(2, len(examples) // 5))
+
+
 def scoring_sample(trainset: list, n: int | None, rng: random.Random) -> list:
     """A shuffled sample of n examples, stratified when the labels are categorical (a classifier's yes/no).
 
@@ -65,12 +79,7 @@ def scoring_sample(trainset: list, n: int | None, rng: random.Random) -> list:
     rng.shuffle(pool)
     if not n or n >= len(pool):
         return pool
-    # Categorical label fields: few distinct values (ids and free-form answers are not).
-    values: dict[str, set] = {}
-    for ex in pool:
-        for k, v in ex.labels().items():
-            values.setdefault(k, set()).add(str(v))
-    fields = sorted(k for k, seen in values.items() if len(seen) <= max(2, len(pool) // 5))
+    fields = categorical_fields(pool)
     if not fields:
         return pool[:n]
     groups: dict[tuple, list] = {}
@@ -144,7 +153,8 @@ class OPRO(Teleprompter):
                  labelize: Callable = default_labelize, jobs: int = 1, runs_per_record: int = 1,
                  summary_evaluators: dict[str, Callable] | None = None,
                  compute_score: Callable[[dict], float] | None = None, seed: int = 0,
-                 on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None):
+                 on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None,
+                 show_summary: bool = True):
         if mode not in ("sequential", "joint"):
             raise ValueError(f"mode must be 'sequential' or 'joint', not {mode!r}")
         self.metric, self.prompt_model, self.task_model = metric, prompt_model, task_model
@@ -155,6 +165,7 @@ class OPRO(Teleprompter):
         self.jobs, self.runs_per_record = jobs, runs_per_record
         self.summary_evaluators, self.compute_score = summary_evaluators or {}, compute_score
         self.seed, self.on_iteration, self.task_description = seed, on_iteration, task_description
+        self.show_summary = show_summary
         self.result = OPROResult()
         self._proposer = Proposer(prompt_model, temperature)
 
@@ -216,7 +227,8 @@ class OPRO(Teleprompter):
                           f"{got or '(error)'}\nexpected output:\n{expected}")
         return "\n\n".join(blocks)
 
-    def _meta_prompt(self, student, target: str, trajectory: list[Candidate], rows: list, rng) -> str:
+    def _meta_prompt(self, student, target: str, trajectory: list[Candidate], summary: dict, rows: list,
+                     rng) -> str:
         ranked = sorted(trajectory, key=lambda c: c.score)[-self.trajectory_size:]  # ascending: best last
         if target == "*":
             past = "\n\n".join("text:\n" + "\n".join(f"{n}: [{t}]" for n, t in c.instructions.items()) +
@@ -228,9 +240,28 @@ class OPRO(Teleprompter):
             ask = META_INSTRUCTION
         return (f"{self._task_text(student, target)}\n\nI have some instructions along with their corresponding "
                 f"scores. The instructions are arranged in ascending order based on their scores, where higher "
-                f"scores indicate better quality.\n\n{past}\n\nThe following exemplars show the task: the input, "
+                f"scores indicate better quality.\n\n{past}\n\n{self._outcome_text(summary, rows)}"
+                f"The following exemplars show the task: the input, "
                 f"what the program wrote with the best instructions so far, and the expected output.\n\n"
                 f"{self._exemplar_text(rows, rng)}\n\n{ask}")
+
+    def _outcome_text(self, summary: dict, rows: list) -> str:
+        """What the best instructions so far do on the whole sample (the Datadog loop shows its proposer the
+        summary evaluations): the summary metrics, and for a classifier how often each class was predicted and
+        expected. Three exemplars cannot show that the 1.5B detector answers "no" to all 13 (hallucination)."""
+        if not self.show_summary or not rows:
+            return ""
+        lines = [f"- {name}: {value:.2f}" for name, value in summary.items()
+                 if name != "score" and isinstance(value, (int, float))]
+        for name in categorical_fields([ex for ex, _, _ in rows]):
+            predicted = Counter(str(pred.get(name)) for _, pred, _ in rows if pred is not None)
+            expected = Counter(str(ex.get(name)) for ex, _, _ in rows)
+            lines.append(f"- {name}: the program output " + ", ".join(f"{v} {n} times" for v, n in
+                         sorted(predicted.items())) + "; expected " +
+                         ", ".join(f"{v} {n} times" for v, n in sorted(expected.items())))
+        if not lines:
+            return ""
+        return "On the training examples, the best instruction so far gives:\n" + "\n".join(lines) + "\n\n"
 
     def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str],
                  scored: list[Candidate]) -> list[dict[str, str]]:
@@ -271,7 +302,7 @@ class OPRO(Teleprompter):
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
-                    meta = self._meta_prompt(student, target, trajectories[target], rows, rng)
+                    meta = self._meta_prompt(student, target, trajectories[target], best.summary, rows, rng)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
                         s, summ, r = self._score(student, instructions, sample)

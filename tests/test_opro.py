@@ -185,3 +185,17 @@ def test_the_seed_is_kept_unless_a_candidate_beats_it_on_validation():
     # Best on the training sample (1.0 vs 0.0), no better than the seed on validation (0.0 each): not shipped.
     assert [c.val_score for c in opro.result.final_choice] == [0.0, 0.0]
     assert "Paris" not in program.signature.instructions and opro.result.best_iteration == 0
+
+
+def test_the_meta_prompt_shows_how_often_each_class_is_predicted():
+    proposer = ProposerLM()
+    two_classes = [DATA[0], DATA[1]] * 2  # answers Paris, Rome: a categorical label
+    OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=1, max_iterations=1,
+         train_sample=4, summary_evaluators={"hits": lambda rows: sum(r[2] for r in rows)}).compile(
+        dspy.Predict("question -> answer"), trainset=two_classes)
+    meta = proposer.prompts[0]
+    assert "- hits: 0.00\n- answer: the program output ? 4 times; expected Paris 2 times, Rome 2 times" in meta
+    quiet = ProposerLM()
+    OPRO(exact, prompt_model=quiet, task_model=TaskLM(), candidates_per_step=1, max_iterations=1, train_sample=4,
+         show_summary=False).compile(dspy.Predict("question -> answer"), trainset=two_classes)
+    assert "the program output" not in quiet.prompts[0]
