@@ -102,10 +102,10 @@ def main():
           f"(fingerprint {comparison['fingerprint']})")
     print(comparison["leaderboard_text"].replace(" | ", " | ").replace("\n", "\n"))
     for n, r in compiles.items():
-        u = r["usage"]
+        u, metric = r["usage"], next(iter(r["baseline_dev"]))  # the program's target metric (f1, accuracy)
         print(f"compile {n}: {r['process_s']:.0f}s wall ({r['optimize_wall_s']:.0f}s optimizing), optimizer LM calls "
-              f"{u['optimizer_lm_calls']} ({u['optimizer_cache_hits']} cached), dev f1 "
-              f"{r['baseline_dev']['f1']['mean']:.3f} -> {r['compiled_dev']['f1']['mean']:.3f}")
+              f"{u['optimizer_lm_calls']} ({u['optimizer_cache_hits']} cached), dev {metric} "
+              f"{r['baseline_dev'][metric]['mean']:.3f} -> {r['compiled_dev'][metric]['mean']:.3f}")
     print("candidates:", names)
 
 
