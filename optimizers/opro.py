@@ -19,8 +19,10 @@ and always continuing from the best instructions so far.
 
 Two additions to the paper's meta-prompt, both for weak (1-2B) prompt models: `show_summary` adds the best
 instructions' summary metrics and, for a classifier, how often each class was output and expected; and near
-copies of instructions already scored are not scored again. The final choice always includes the seed. The result (`OPRO.result`) keeps `best_prompt`,
-`best_score`, `best_iteration`, `total_iterations`, the full history and a `summary()` table.
+copies of instructions already scored are not scored again. The final choice always includes the seed.
+`max_program_runs` stops the loop before a candidate the run budget cannot afford. The result (`OPRO.result`)
+keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
+and a `summary()` table.
 """
 
 from __future__ import annotations
@@ -99,6 +101,7 @@ class OPROResult:
         self.best: Candidate | None = None
         self.best_iteration = 0
         self.final_choice: list[Candidate] = []
+        self.stopped = ""  # why the loop ended: max_iterations, budget or stopping_condition
 
     @property
     def best_prompt(self) -> dict[str, str]:
@@ -154,7 +157,7 @@ class OPRO(Teleprompter):
                  summary_evaluators: dict[str, Callable] | None = None,
                  compute_score: Callable[[dict], float] | None = None, seed: int = 0,
                  on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None,
-                 show_summary: bool = True):
+                 show_summary: bool = True, max_program_runs: int | None = None):
         if mode not in ("sequential", "joint"):
             raise ValueError(f"mode must be 'sequential' or 'joint', not {mode!r}")
         self.metric, self.prompt_model, self.task_model = metric, prompt_model, task_model
@@ -166,6 +169,9 @@ class OPRO(Teleprompter):
         self.summary_evaluators, self.compute_score = summary_evaluators or {}, compute_score
         self.seed, self.on_iteration, self.task_description = seed, on_iteration, task_description
         self.show_summary = show_summary
+        # A budget of program runs (scoring and the final validation): the loop stops before a candidate it cannot
+        # afford, so steps that drop unusable or repeated proposals leave room for more steps, not unspent budget.
+        self.max_program_runs, self.runs_spent = max_program_runs, 0
         self.result = OPROResult()
         self._proposer = Proposer(prompt_model, temperature)
 
@@ -190,6 +196,7 @@ class OPRO(Teleprompter):
                                            provide_traceback=False)(program)
             rows += [(ex, pred if isinstance(pred, dspy.Prediction) else None, float(score))
                      for ex, pred, score in evaluation.results]
+        self.runs_spent += len(examples) * self.runs_per_record
         summary = {"score": sum(r[2] for r in rows) / max(len(rows), 1)}
         summary.update({name: fn(rows) for name, fn in self.summary_evaluators.items()})
         score = float(self.compute_score(summary)) if self.compute_score else summary["score"]
@@ -300,11 +307,22 @@ class OPRO(Teleprompter):
             trajectories = {t: [best] for t in (["*"] if self.mode == "joint" else names)}
             self.result.best, self.result.best_iteration = best, 0
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
+            reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
+
+            def affordable() -> bool:
+                next_total = self.runs_spent + len(sample) * self.runs_per_record + reserve
+                return self.max_program_runs is None or next_total <= self.max_program_runs
+
+            self.result.stopped = "max_iterations"
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
+                    if not affordable():
+                        break
                     meta = self._meta_prompt(student, target, trajectories[target], best.summary, rows, rng)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
+                        if not affordable():
+                            break
                         s, summ, r = self._score(student, instructions, sample)
                         scored.append((Candidate(instructions, s, iteration, target, summ), r))
                     trajectories[target] += [c for c, _ in scored]
@@ -315,7 +333,11 @@ class OPRO(Teleprompter):
                             self.result.best, self.result.best_iteration = best, iteration
                     self._record(IterationRecord(iteration, target, meta, [c for c, _ in scored], best.score,
                                                  dict(best.instructions), best.summary))
+                if not affordable():
+                    self.result.stopped = "budget"
+                    break
                 if self.stopping_condition and self.stopping_condition(best.summary):
+                    self.result.stopped = "stopping_condition"
                     break
             chosen = self._final_choice(student, [c for t in trajectories.values() for c in t], valset)
         self.result.best, self.result.best_iteration = chosen, chosen.iteration
@@ -332,6 +354,7 @@ class OPRO(Teleprompter):
                      for c in self.result.final_choice]
         return {"best_prompt": self.result.best_prompt, "best_score": self.result.best_score,
                 "best_iteration": self.result.best_iteration, "total_iterations": self.result.total_iterations,
+                "stopped": self.result.stopped, "program_runs": self.runs_spent,
                 "trajectory": steps, "finalists": finalists, "summary": self.result.summary()}
 
     def _final_choice(self, student, candidates: list[Candidate], valset) -> Candidate:
@@ -392,11 +415,14 @@ class Opro(Recipe):
             raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for {self.name}: "
                             f"one iteration needs {sample + final + per_iteration}; use --budget medium or heavy, "
                             f"--max-calls, or a smaller --val-size")
+        runs = sample + iterations * per_iteration + final
+        # Steps often score fewer than 8 (unparseable or repeated proposals): the run budget, not the iteration
+        # count, is the limit, so up to twice the iterations may fit (and their proposals are counted).
         return Plan({"mode": self.mode, "candidates_per_step": self.candidates_per_step, "train_sample": sample,
-                     "max_iterations": iterations, "final_candidates": self.final_candidates, "temperature": 1.0,
-                     "exemplars": 3, "trajectory_size": 20},
-                    program_runs=sample + iterations * per_iteration + final,
-                    prompt_calls=iterations * steps * self.candidates_per_step)
+                     "max_iterations": 2 * iterations, "max_program_runs": runs,
+                     "final_candidates": self.final_candidates, "temperature": 1.0, "exemplars": 3,
+                     "trajectory_size": 20},
+                    program_runs=runs, prompt_calls=2 * iterations * steps * self.candidates_per_step)
 
     def compile(self, plan, ctx: CompileContext, student, trainset, valset):
         p = plan.params
@@ -415,7 +441,7 @@ class Opro(Recipe):
                          exemplars=p["exemplars"], train_sample=p["train_sample"], mode=p["mode"],
                          final_candidates=p["final_candidates"], jobs=ctx.threads, seed=ctx.seed,
                          summary_evaluators=ctx.summary_evaluators, compute_score=ctx.compute_score,
-                         on_iteration=log)
+                         max_program_runs=p.get("max_program_runs"), on_iteration=log)
         return optimizer.compile(student, trainset=trainset, valset=valset)
 
 

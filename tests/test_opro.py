@@ -199,3 +199,19 @@ def test_the_meta_prompt_shows_how_often_each_class_is_predicted():
     OPRO(exact, prompt_model=quiet, task_model=TaskLM(), candidates_per_step=1, max_iterations=1, train_sample=4,
          show_summary=False).compile(dspy.Predict("question -> answer"), trainset=two_classes)
     assert "the program output" not in quiet.prompts[0]
+
+
+def test_a_run_budget_stops_the_loop_before_a_candidate_it_cannot_afford():
+    class Distinct(ProposerLM):
+        TEXTS = ["Reply with one word.", "Think about geography before answering.", "Give only a city name.",
+                 "Mention nothing but the answer.", "Consider the country's history.", "Be brief and exact."]
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            return [f"[{self.TEXTS[kwargs['rollout_id'] % len(self.TEXTS)]}]"]
+
+    opro = OPRO(exact, prompt_model=Distinct(), task_model=TaskLM(), candidates_per_step=4, max_iterations=10,
+                train_sample=4, final_candidates=2, max_program_runs=4 + 3 * 4 + 2 * 2)  # seed, 3, final
+    opro.compile(dspy.Predict("question -> answer"), trainset=DATA, valset=DATA[:2])
+    scored = sum(len(h.candidates) for h in opro.result.history)  # the seed included
+    assert opro.result.stopped == "budget" and scored == 4 and opro.result.total_iterations < 10
+    assert opro.runs_spent <= 4 * scored + 3 * 2  # at most 2 finalists and the seed on validation
