@@ -415,14 +415,15 @@ class Opro(Recipe):
             raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for {self.name}: "
                             f"one iteration needs {sample + final + per_iteration}; use --budget medium or heavy, "
                             f"--max-calls, or a smaller --val-size")
-        runs = sample + iterations * per_iteration + final
-        # Steps often score fewer than 8 (unparseable or repeated proposals): the run budget, not the iteration
-        # count, is the limit, so up to twice the iterations may fit (and their proposals are counted).
+        # The loop spends the whole run cap: steps often score fewer than 8 (unparseable or repeated proposals),
+        # so up to twice the iterations that a full cap allows may fit (and their proposals are counted).
+        runs = budget.program_runs
+        iterations = 2 * -(-(runs - sample - final) // per_iteration)
         return Plan({"mode": self.mode, "candidates_per_step": self.candidates_per_step, "train_sample": sample,
-                     "max_iterations": 2 * iterations, "max_program_runs": runs,
+                     "max_iterations": iterations, "max_program_runs": runs,
                      "final_candidates": self.final_candidates, "temperature": 1.0, "exemplars": 3,
                      "trajectory_size": 20},
-                    program_runs=runs, prompt_calls=2 * iterations * steps * self.candidates_per_step)
+                    program_runs=runs, prompt_calls=iterations * steps * self.candidates_per_step)
 
     def compile(self, plan, ctx: CompileContext, student, trainset, valset):
         p = plan.params
