@@ -45,12 +45,12 @@ def compile_compare(data: dict) -> str:
             "|" + "---|" * (len(metric_names) + 7)]
     for row in comparison["leaderboard"]:
         name = names.get(row["candidate"], row["candidate"])
-        c = data["compiles"].get(name)
+        c = data["compiles"].get(name) or {}
         delta = row.get(f"{target}_vs_baseline")
         rows.append(f"| {name} | {' | '.join(ci(row[m]) for m in metric_names)} | "
                     f"{ci(delta) if delta else '—'} | {row['s_per_example']:.2f} | "
                     f"{per_example[row['candidate']]['prompt_tokens']:.0f} | {row['lm_calls']} | "
-                    f"{c['process_s'] if c else '—'} | {c['usage']['optimizer_lm_calls'] if c else '—'} |")
+                    f"{c.get('process_s', '—')} | {c.get('usage', {}).get('optimizer_lm_calls', '—')} |")
     rows.append("")
     agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
     agents += "".join(f", program option {k}={v}" for k, v in (comparison.get("program_options") or {}).items())

@@ -3,6 +3,7 @@
     python bench/trajectories_compare.py                 # 30 training questions logged, 100 test questions
     python bench/trajectories_compare.py --logged 10 --limit 20
     python bench/trajectories_compare.py --logged 20 --prompt-model local-1.5b   # a stronger optimizer model
+    python bench/trajectories_compare.py --agent-model writer=local-1.5b --program-option k=2   # the best program
 
 1. `eval.py --split train --limit N --out logs.json`: the baseline program on N training questions, with each
    step's inputs and outputs (its trace).
@@ -10,7 +11,10 @@
    feedback computed from the gold answer (the F1 as the score, a comment naming what went wrong) and then
    stripped of the answer: the optimizer never sees a gold answer.
 3. `compile.py --optimizer trajectories --from-logs trajectories.jsonl`.
-4. `eval.py --artifact <it> --baseline --split test`: both on the same test questions in one run.
+4. The LangMem way, for comparison: every edit the optimizer proposed, applied without the re-run check (an
+   artifact in a temporary folder, never `latest`).
+5. `eval.py --artifact <it> --artifact <unchecked> --baseline --split test`: all on the same test questions in one
+   run.
 
 Writes bench/results/trajectories_compare-researcher_writer.json (with the attribution report).
 """
@@ -52,6 +56,26 @@ def to_trajectory(row: dict) -> dict:
                          "comment": comment_without_answer(row["scores"])}}
 
 
+def unchecked_artifact(checked: Path, root: Path) -> Path | None:
+    """The program with every proposed edit applied, kept or not (LangMem: the LM's judgment alone); None when no
+    edit was proposed or all were kept (then it is the checked artifact)."""
+    import programs
+    from compiled.artifact import write_artifact
+
+    manifest = json.loads((checked / "manifest.json").read_text())
+    changes = manifest["optimizer_report"]["changes"]
+    edits = {name: c["after"] for name, c in changes.items() if c.get("after")}
+    if not edits or all(c.get("kept") for c in changes.values() if c.get("after")):
+        return None
+    program = programs.resolve(manifest["program"]).make(manifest.get("program_options"))
+    for name, predictor in program.named_predictors():
+        if name in edits:
+            predictor.signature = predictor.signature.with_instructions(edits[name])
+    keep = {k: v for k, v in manifest.items() if k not in ("artifact_id", "created_utc", "content_sha256")}
+    return write_artifact(program, {**keep, "optimizer": "trajectories-unchecked"}, program_name=manifest["program"],
+                          model_label=manifest["model_label"], root=root)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--logged", type=int, default=30, help="training questions run and logged")
@@ -59,12 +83,18 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default="local")
     p.add_argument("--prompt-model", default=None, help="the optimizer's model (default: the task model)")
+    p.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL",
+                   help="an agent on its own model, for the logged runs, the compile and the comparison")
+    p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE",
+                   help="a program option (e.g. k=2), for the logged runs, the compile and the comparison")
     args = p.parse_args()
     program = "researcher_writer"
+    shared = [flag for spec in args.agent_model for flag in ("--agent-model", spec)]
+    shared += [flag for option in args.program_option for flag in ("--program-option", option)]
 
     work = Path(tempfile.mkdtemp(prefix="trajectories-"))
     logged, _ = run_json(["eval.py", "--json", "--program", program, "--split", "train", "--limit",
-                          str(args.logged), "--seed", str(args.seed), "--model", args.model,
+                          str(args.logged), "--seed", str(args.seed), "--model", args.model, *shared,
                           "--out", str(work / "logs.json")])
     rows = json.loads((work / "logs.json").read_text())
     trajectories = [to_trajectory(r) for r in rows]
@@ -72,19 +102,24 @@ def main():
 
     compiled, compile_s = run_json(["compile.py", "--json", "--program", program, "--optimizer", "trajectories",
                                     "--from-logs", str(work / "trajectories.jsonl"), "--seed", str(args.seed),
-                                    "--model", args.model,
+                                    "--model", args.model, *shared,
                                     *(["--prompt-model", args.prompt_model] if args.prompt_model else [])])
+    unchecked = unchecked_artifact(Path(compiled["artifact"]), work / "artifacts")
     comparison, _ = run_json(["eval.py", "--json", "--program", program, "--split", "test", "--limit",
-                              str(args.limit), "--seed", str(args.seed), "--model", args.model, "--baseline",
-                              "--artifact", compiled["artifact"]])
+                              str(args.limit), "--seed", str(args.seed), "--model", args.model, *shared, "--baseline",
+                              "--artifact", compiled["artifact"],
+                              *(["--artifact", str(unchecked)] if unchecked else [])])
     manifest = json.loads((Path(compiled["artifact"]) / "manifest.json").read_text())
     out = {"command": shlex.join(["python", "bench/trajectories_compare.py", *sys.argv[1:]]),
            "logged": {"n": logged["n"], "f1": logged["metrics"]["f1"]},
-           "compiles": {"trajectories": {**compiled, "process_s": round(compile_s, 1)}},
+           "compiles": {"trajectories": {**compiled, "process_s": round(compile_s, 1)},
+                        # the same compile's edits, all applied: no compile of its own
+                        **({"unchecked edits (LangMem)": {"artifact": str(unchecked)}} if unchecked else {})},
            "optimizer_report": manifest["optimizer_report"], "comparison": comparison}
     results = ROOT / "bench" / "results"
     results.mkdir(parents=True, exist_ok=True)
     suffix = f"-{args.prompt_model}" if args.prompt_model else ""
+    suffix += "".join(f"-{spec.replace('=', '-')}" for spec in [*args.agent_model, *args.program_option])
     (results / f"trajectories_compare-{program}{suffix}.json").write_text(json.dumps(out, indent=2))
     print(comparison["leaderboard_text"])
     report = manifest["optimizer_report"]

@@ -245,6 +245,19 @@ def test_trajectories_optimizer_from_a_log_file_writes_a_new_artifact(scripted, 
     check = report["changes"]["writer.write"]["check"]
     assert check["reruns"] == 4 and check["wins"] + check["losses"] + check["ties"] == 4
 
+    # bench/trajectories_compare.py's LangMem arm: the same edits, all applied, in a folder of its own.
+    import sys
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from trajectories_compare import unchecked_artifact
+
+    change = report["changes"]["writer.write"]
+    unchecked = unchecked_artifact(Path(result["artifact"]), tmp_path / "store")
+    assert not change["kept"]  # the scripted judge does not prefer the new outputs
+    state = json.loads((unchecked / "program.json").read_text())
+    assert state["writer.write"]["signature"]["instructions"] == change["after"]
+    assert read_verified(unchecked)["optimizer"] == "trajectories-unchecked"
+    assert str(unchecked).startswith(str(tmp_path / "store"))  # never the project's store or its `latest`
+
 
 def test_langmem_example_from_the_command_line(scripted, capsys):
     from pathlib import Path
