@@ -44,16 +44,18 @@ def fit(recipe, budget: Budget, n_train: int, n_val: int, n_predictors: int):
     plan = recipe.plan(budget, n_train, n_val, n_predictors)  # a budget too small for any plan fails here
     if budget.max_calls is None:
         return budget, plan
+    least = budget.planned_calls(plan)
     for runs in range(budget.program_runs, 0, -1):
         trial = replace(budget, program_runs=runs)
         try:
             plan = recipe.plan(trial, n_train, n_val, n_predictors)
         except UserError:
             break  # a smaller cap fits no plan either
+        least = min(least, budget.planned_calls(plan))
         if budget.planned_calls(plan) <= budget.max_calls:
             return trial, plan
     raise UserError(f"--max-calls {budget.max_calls} is too small for {recipe.name} once its prompt-model calls "
-                    f"are counted: raise --max-calls, or use a smaller --val-size")
+                    f"are counted (its smallest plan makes ~{least}): raise --max-calls, or use a smaller --val-size")
 
 
 PRESETS = {
