@@ -272,7 +272,8 @@ class OPRO(Teleprompter):
 
     def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str],
                  scored: list[Candidate]) -> list[dict[str, str]]:
-        """The step's new candidates: parsed from the samples, none a (near) copy of one already scored."""
+        """The step's new candidates: parsed from the samples, none a (near) copy of one already scored or of
+        another in this step."""
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step):
             if target == "*":
@@ -286,7 +287,8 @@ class OPRO(Teleprompter):
                 instruction = bracketed(text)
                 # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget
                 # to learn nothing (the 1.5B model often changes one word).
-                fresh = instruction and not any(near_copy(instruction, c.instructions[target]) for c in scored)
+                earlier = [c.instructions[target] for c in scored] + [c[target] for c in proposals]
+                fresh = instruction and not any(near_copy(instruction, other) for other in earlier)
                 candidate = {**base, target: instruction} if fresh else None
             key = tuple(sorted(candidate.items())) if candidate else None
             if candidate and key not in seen and candidate != base:

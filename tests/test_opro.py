@@ -215,3 +215,15 @@ def test_a_run_budget_stops_the_loop_before_a_candidate_it_cannot_afford():
     scored = sum(len(h.candidates) for h in opro.result.history)  # the seed included
     assert opro.result.stopped == "budget" and scored == 4 and opro.result.total_iterations < 10
     assert opro.runs_spent <= 4 * scored + 3 * 2  # at most 2 finalists and the seed on validation
+
+
+def test_near_copies_within_one_step_are_scored_once():
+    class Twins(ProposerLM):
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            comma = "," if kwargs["rollout_id"] % 2 else ""
+            return [f"[Write the capital city of the country{comma} and nothing else.]"]
+
+    opro = OPRO(exact, prompt_model=Twins(), task_model=TaskLM(), candidates_per_step=4, max_iterations=1,
+                train_sample=4)
+    opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
+    assert len(opro.result.history[1].candidates) == 1
