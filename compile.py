@@ -78,6 +78,12 @@ def _program_seconds(hint: dict, specs) -> float | None:
     return hint["seconds"] * max(s.packaged.relative_time for s in specs)
 
 
+def prompts_of(program) -> dict:
+    """Each predictor's instructions and demos: what an optimizer changes."""
+    return {name: json.dumps([p.signature.instructions, [dict(d) for d in p.demos]], default=str, sort_keys=True)
+            for name, p in program.named_predictors()}
+
+
 def print_report(r: dict) -> None:
     if "prompts" in r:  # a prompt list, not a program
         print(json.dumps(r["prompts"], indent=2))
@@ -95,6 +101,8 @@ def print_report(r: dict) -> None:
         bm, cm = r["baseline_dev"][name], r["compiled_dev"][name]
         print(f"  dev {name:<7} baseline {bm['mean']:.3f} [{bm['ci_low']:.3f}, {bm['ci_high']:.3f}]  ->  "
               f"compiled {cm['mean']:.3f} [{cm['ci_low']:.3f}, {cm['ci_high']:.3f}]")
+    if r.get("unchanged"):
+        print("  unchanged: the optimizer kept the baseline's instructions and demos (nothing it tried did better)")
     pe = r["per_example"]
     print(f"  per example: {pe['baseline_s']:.1f}s -> {pe['compiled_s']:.1f}s, {pe['baseline_prompt_tokens']:.0f} -> "
           f"{pe['compiled_prompt_tokens']:.0f} prompt tokens")
@@ -251,6 +259,7 @@ def run(args) -> dict:
                                         on_iteration=tracking.IterationLogger(run_id, quiet=not progress))
         print(f"Optimizing with {recipe.name} on {len(trainset)} train / {len(valset)} dev examples…",
               file=sys.stderr)
+        seed_prompts = prompts_of(student)
         opt_started = time.perf_counter()
         try:
             with dspy.context(callbacks=[*dspy.settings.callbacks, meter, trials]), dspy.track_usage() as usage:
@@ -259,6 +268,7 @@ def run(args) -> dict:
             state["trial_steps_logged"] = max(state.get("trial_steps_logged", 0), len(trials.history))
             inflight.save(model_dir, state)
         opt_s = time.perf_counter() - opt_started
+        unchanged = prompts_of(program) == seed_prompts  # the optimizer found nothing better than the baseline
 
         # --- the compiled program on dev ---
         compiled, _ = evaluate_logged(program, valset, spec.metrics, run_name="compiled-dev", nested=True,
@@ -282,6 +292,7 @@ def run(args) -> dict:
             "optimizer": recipe.name, "optimizer_params": plan.params, "budget": asdict(budget),
             "plan": {"program_runs": plan.program_runs, "prompt_calls": plan.prompt_calls},  # vs usage: actual
             "program_options": options,  # the build's keyword arguments: load_compiled builds the same program
+            "unchanged": unchanged,  # the same instructions and demos as the uncompiled program
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
             "agent_models": pair.agent_models(),  # agents that run on their own model; load_compiled binds them
             "api_base": None if pair.task_spec.is_local else pair.task_spec.api_base,
@@ -314,7 +325,7 @@ def run(args) -> dict:
 
     result = {"program": spec.name, "optimizer": recipe.name, "model": pair.task_spec.spec,
               "agent_models": pair.agent_models(), "program_options": options,
-              "artifact": str(folder), "mlflow_run_id": run_id, "registered_model": version,
+              "artifact": str(folder), "mlflow_run_id": run_id, "registered_model": version, "unchanged": unchanged,
               "baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"],
               "usage": usage_report, "estimate": est, "wall_s": manifest["wall_s"], "optimize_wall_s": round(opt_s, 1),
               "per_example": {"baseline_s": baseline["per_example"]["wall_s"],

@@ -66,6 +66,7 @@ def test_compile_writes_a_verified_artifact_and_registers_it(scripted, capsys):
     assert (model_dir / LATEST).read_text().strip() == manifest["artifact_id"]
     state = json.loads((model_dir / manifest["artifact_id"] / "program.json").read_text())
     assert state["researcher.hop"]["demos"] or state["writer.write"]["demos"]
+    assert manifest["unchanged"] is False and out["unchanged"] is False  # demos were added
 
     mlflow.set_tracking_uri(uri)
     run = mlflow.get_run(result["mlflow_run_id"])
@@ -240,8 +241,10 @@ def test_trajectories_optimizer_from_a_log_file_writes_a_new_artifact(scripted, 
                               for ex in examples))
     result = compile_script.main(["--optimizer", "trajectories", "--from-logs", str(logs), "--train-size", "4",
                                   "--val-size", "2", "--tracking-uri", uri])
-    report = read_verified(__import__("pathlib").Path(result["artifact"]))["optimizer_report"]
+    manifest = read_verified(__import__("pathlib").Path(result["artifact"]))
+    report = manifest["optimizer_report"]
     assert report["trajectories"] == 4 and report["attribution"]["responsible"] == ["writer.write"]
+    assert manifest["unchanged"] is (not report["changes"]["writer.write"]["kept"]) and result["unchanged"] is True
     check = report["changes"]["writer.write"]["check"]
     assert check["reruns"] == 4 and check["wins"] + check["losses"] + check["ties"] == 4
 
