@@ -4,11 +4,11 @@ Small on purpose (6 training and 2 validation questions from the fixture): a few
 """
 
 import json
+import re
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -36,7 +36,14 @@ def test_interrupt_resume_and_serve(tmp_path):
                                                    filter_string="attributes.run_name = 'baseline-dev' and "
                                                                  "attributes.status = 'FINISHED'"), 400, "the baseline",
                         proc, log)
-    time.sleep(15)  # a few optimizer LM calls have finished (and are cached)
+    # ... and one training example has been bootstrapped (its LM calls are cached): a fixed sleep was not enough
+    # when another job shared the 2 cores.
+    def optimizing_step_done():
+        text = (tmp_path / "compile.log").read_text()
+        return re.search(r"\| *[1-9]\d*/\d+ \[", text.split("Optimizing with", 1)[-1]) if "Optimizing with" in text \
+            else None
+
+    wait_for(optimizing_step_done, 400, "a first optimizer step", proc, log)
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=120)
     log.seek(0)
