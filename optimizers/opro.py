@@ -36,7 +36,7 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import Proposer, bracketed, expected_fields, near_copy
+from optimizers.proposals import Proposer, expected_fields
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
                     "high as possible. Write only the instruction, in square brackets.")
@@ -274,24 +274,22 @@ class OPRO(Teleprompter):
                  scored: list[Candidate]) -> list[dict[str, str]]:
         """The step's new candidates: parsed from the samples, none a (near) copy of one already scored or of
         another in this step."""
+        if target != "*":
+            # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget to
+            # learn nothing (the 1.5B model often changes one word).
+            exclude = [base[target], *(c.instructions[target] for c in scored)]
+            return [{**base, target: instruction} for instruction in
+                    self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude)]
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step):
-            if target == "*":
-                new = {}
-                for name in base:
-                    match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
-                    if match:
-                        new[name] = match.group(1).strip()
-                candidate = {**base, **new} if new else None
-            else:
-                instruction = bracketed(text)
-                # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget
-                # to learn nothing (the 1.5B model often changes one word).
-                earlier = [c.instructions[target] for c in scored] + [c[target] for c in proposals]
-                fresh = instruction and not any(near_copy(instruction, other) for other in earlier)
-                candidate = {**base, target: instruction} if fresh else None
-            key = tuple(sorted(candidate.items())) if candidate else None
-            if candidate and key not in seen and candidate != base:
+            new = {}
+            for name in base:
+                match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
+                if match:
+                    new[name] = match.group(1).strip()
+            candidate = {**base, **new}
+            key = tuple(sorted(candidate.items()))
+            if new and key not in seen and candidate != base:
                 seen.add(key)
                 proposals.append(candidate)
         return proposals
@@ -412,8 +410,7 @@ class Opro(Recipe):
                 sample = size
                 break
         per_iteration = steps * self.candidates_per_step * sample
-        iterations = (budget.program_runs - sample - final) // per_iteration
-        if iterations < 1:
+        if (budget.program_runs - sample - final) // per_iteration < 1:
             raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for {self.name}: "
                             f"one iteration needs {sample + final + per_iteration}; use --budget medium or heavy, "
                             f"--max-calls, or a smaller --val-size")
