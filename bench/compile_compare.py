@@ -32,6 +32,12 @@ def run_json(cmd: list[str]) -> tuple[dict, float]:
     return json.loads(done.stdout.strip().splitlines()[-1]), time.perf_counter() - start
 
 
+def shared_flags(args) -> list[str]:
+    """The --agent-model and --program-option flags, repeated for every compile.py and eval.py a benchmark runs."""
+    return ([flag for spec in args.agent_model for flag in ("--agent-model", spec)] +
+            [flag for option in args.program_option for flag in ("--program-option", option)])
+
+
 def arm_label(arm: list[str]) -> str:
     """The optimizer, plus the flags that make it another method: `maspo-label-free`, `opro@local-1.5b`."""
     label = "-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")])
@@ -67,8 +73,7 @@ def main():
     names = [r.split("=")[0] for r in args.reuse] + labels
     out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"
 
-    shared_flags = [flag for spec in args.agent_model for flag in ("--agent-model", spec)]
-    shared_flags += [flag for option in args.program_option for flag in ("--program-option", option)]
+    shared = shared_flags(args)
     compiles = {}
     for item in args.reuse:
         label, folder = item.split("=", 1)
@@ -80,10 +85,10 @@ def main():
         if label in compiles:
             continue
         result, process_s = run_json(["compile.py", "--json", "--program", args.program, "--optimizer", name,
-                                      "--seed", str(args.seed), "--model", args.model, *shared_flags, *flags])
+                                      "--seed", str(args.seed), "--model", args.model, *shared, *flags])
         compiles[label] = {**result, "process_s": round(process_s, 1), "flags": flags}
     cmd = ["eval.py", "--json", "--program", args.program, "--split", "test", "--limit", str(args.limit),
-           "--seed", str(args.seed), "--model", args.model, *shared_flags, "--baseline"]
+           "--seed", str(args.seed), "--model", args.model, *shared, "--baseline"]
     for result in compiles.values():
         cmd += ["--artifact", result["artifact"]]
     comparison, _ = run_json(cmd)

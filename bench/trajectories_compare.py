@@ -32,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from compile_compare import run_json  # noqa: E402
+from compile_compare import run_json, shared_flags  # noqa: E402
 
 
 def comment_without_answer(scores: dict) -> str:
@@ -89,8 +89,7 @@ def main():
                    help="a program option (e.g. k=2), for the logged runs, the compile and the comparison")
     args = p.parse_args()
     program = "researcher_writer"
-    shared = [flag for spec in args.agent_model for flag in ("--agent-model", spec)]
-    shared += [flag for option in args.program_option for flag in ("--program-option", option)]
+    shared = shared_flags(args)
 
     work = Path(tempfile.mkdtemp(prefix="trajectories-"))
     logged, _ = run_json(["eval.py", "--json", "--program", program, "--split", "train", "--limit",
