@@ -17,6 +17,11 @@ output alone. The agents are the program's predictors, in the order the program 
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
   round robin). A beam carried to an agent's next turn is re-scored when its partners changed since.
+- Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
+  beam step, keeping the final check's calls in reserve; it stops early when a round proposes nothing new. Every
+  LM call counts (task, judge, proposer; cache hits too, so a resumed compile retraces the same steps). The
+  worst-case plan overestimates: identical outputs need no judgment and a re-run from agent i skips the agents
+  before it, so a fixed depth spent a quarter of its budget.
 - Credit report: per agent, the accepted prompt changes and how much each moved the global score, and the
   misalignment rate (the share of its candidates' local wins that lost downstream).
 """
@@ -31,6 +36,7 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
+from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
 from optimizers.proposals import Proposer, expected_fields
 
@@ -78,7 +84,7 @@ class MASPO(Teleprompter):
                  minibatch: int = 8, min_gain: float = 0.02, label_free: bool = False,
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
-                 proposal: str = "add_rule", on_iteration: Callable | None = None):
+                 proposal: str = "add_rule", on_iteration: Callable | None = None, max_calls: int | None = None):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -94,6 +100,8 @@ class MASPO(Teleprompter):
         # add_rule: the prompt model writes one sentence that the candidate appends to its parent. Rewrites are
         # the paper's; 0.5B and 1.5B prompt models gave the current instruction back in almost every rewrite.
         self.proposal = proposal
+        self.max_calls = max_calls
+        self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -265,7 +273,9 @@ class MASPO(Teleprompter):
         self.turns: list[dict] = []
         credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0}
                   for n in self._seed}
-        with dspy.context(lm=lm):
+        self.stopped, self.rounds_done = "rounds", 0
+        self._tried: dict[str, set[str]] = {}
+        with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
             probe = self._run_one(self._instrumented(student, self.current), trainset[0], {})
             called = list(probe.calls)
@@ -273,6 +283,10 @@ class MASPO(Teleprompter):
             if len(self.agents) < 2:
                 raise ValueError("MASPO optimizes programs with two or more agents (predictors); this one has "
                                  f"{len(self.agents)}")
+            self._run_calls = max(self._meter.calls, 1)  # LM calls of one whole program run
+            # The final check re-runs validation with the seed and the optimized prompts.
+            self._reserve = 0 if self.label_free or not valset else 2 * len(valset) * self._run_calls
+            self._candidate_calls: list[int] = []
             pool = list(trainset)
             rng.shuffle(pool)
             # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable.
@@ -281,8 +295,17 @@ class MASPO(Teleprompter):
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
             for round_ in range(1, self.rounds + 1):
+                tried_before = sum(len(t) for t in self._tried.values())
                 for agent in self.agents:
-                    self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
+                    if not self._turn(student, agent, round_, batches[agent], beams, negatives[agent],
+                                      credit[agent], rng):
+                        break
+                if self.stopped == "budget":
+                    break
+                self.rounds_done = round_
+                if self.max_calls is not None and sum(len(t) for t in self._tried.values()) == tried_before:
+                    self.stopped = "no new proposals"
+                    break
             final = dict(self.current)
             chosen = self._final_check(student, final, valset)
         program = student.deepcopy()
@@ -291,7 +314,20 @@ class MASPO(Teleprompter):
         program.optimizer_report = self.report(credit)
         return program
 
-    def _turn(self, student, agent, round_, examples, beams, negatives, credit, rng):
+    def _affords(self, calls: float) -> bool:
+        return self.max_calls is None or self._meter.calls + calls + self._reserve <= self.max_calls
+
+    def _step_calls(self, parents: int) -> float:
+        """A beam step's expected LM calls: the candidates seen so far, else a whole run plus 2 judgments each."""
+        per = (sum(self._candidate_calls) / len(self._candidate_calls) if self._candidate_calls
+               else self.minibatch * (self._run_calls + 2))
+        return parents * (1 + self.branch * per)
+
+    def _turn(self, student, agent, round_, examples, beams, negatives, credit, rng) -> bool:
+        """One agent's beam steps; False when the budget stopped it."""
+        if not self._affords(len(examples) * self._run_calls + self._step_calls(1)):
+            self.stopped = "budget"
+            return False
         credit["turns"] += 1
         base_program = self._instrumented(student, self.current)
         base_runs = self._run_all(base_program, examples, [{}] * len(examples))
@@ -304,16 +340,22 @@ class MASPO(Teleprompter):
                 carried[k] = self._evaluate(student, agent, s.instruction, examples, base_runs, rng)
                 refreshed += 1
         beam = sorted([incumbent, *carried], key=lambda s: -s.combined)[: self.beam_width]
-        tried = {incumbent.instruction, *(s.instruction for s in carried)}
+        tried = self._tried.setdefault(agent, set())  # across turns: a rejected candidate is not proposed again
+        tried |= {incumbent.instruction, *(s.instruction for s in carried)}
         best, stale = beam[0].combined, 0
         for step in range(1, self.steps_per_turn + 1):
+            if not self._affords(self._step_calls(len(beam))):
+                self.stopped = "budget"
+                break
             children = []
             for parent in beam:
                 meta = self._meta_prompt(student, agent, parent.instruction, examples, base_runs, negatives)
                 extend = parent.instruction if self.proposal == "add_rule" else None
                 for instruction in self._proposer.instructions(meta, self.branch, exclude=tried, extend=extend):
                     tried.add(instruction)
+                    before = self._meter.calls
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
+                    self._candidate_calls.append(self._meter.calls - before)
                     children.append(scored)
                     credit["candidates"] += 1
                     credit["local_wins"] += scored.local_wins
@@ -336,6 +378,7 @@ class MASPO(Teleprompter):
                                        "global_delta": round(top.global_delta, 4)})
             self.current[agent] = top.instruction
             self.partner_version += 1
+        return self.stopped != "budget"
 
     def _final_check(self, student, final: dict, valset) -> dict:
         """With labels, keep the optimized prompts only if they do at least as well on validation."""
@@ -371,13 +414,17 @@ class MASPO(Teleprompter):
                             else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
         return {"agents_order": self.agents, "credit": agents, "final_prompts": dict(self.current),
                 "validation": self.validation, "judge_calls": self._judge.calls, "label_free": self.label_free,
-                "weights": list(self.weights), "steps": self.turns}
+                "weights": list(self.weights), "rounds": self.rounds_done, "stopped": self.stopped,
+                "lm_calls": self._meter.calls, "max_calls": self.max_calls, "steps": self.turns}
 
 
 # --- the compile.py recipe -------------------------------------------------------------------------------------
 
 from optimizers.base import CompileContext, Plan, Recipe  # noqa: E402
 from runtime import UserError  # noqa: E402
+
+
+MAX_ROUNDS = 10  # with --max-calls: rounds go on while calls remain, up to this many
 
 
 class Maspo(Recipe):
@@ -402,9 +449,12 @@ class Maspo(Recipe):
                             f"beam step per agent needs {final + n_predictors * (minibatch + per_step)}; use "
                             f"--budget medium, --max-calls, or a smaller --val-size")
         depth = min(depth, 10)  # the paper's depth
+        # The plan is one round at its worst case. With --max-calls the search continues, round after round,
+        # until the calls are spent (MASPO counts them); without it, one round.
+        rounds = MAX_ROUNDS if budget.max_calls else 1
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
-                     "depth": depth, "patience": 3, "rounds": 1, "minibatch": minibatch, "min_gain": 0.02,
-                     "proposal": "add_rule"},
+                     "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": 0.02,
+                     "proposal": "add_rule", "max_calls": budget.max_calls},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -425,5 +475,6 @@ class Maspo(Recipe):
                           depth=p["depth"], patience=p["patience"], rounds=p["rounds"], minibatch=p["minibatch"],
                           min_gain=p["min_gain"], label_free=ctx.label_free,
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
-                          seed=ctx.seed, proposal=p.get("proposal", "add_rule"), on_iteration=log)
+                          seed=ctx.seed, proposal=p.get("proposal", "add_rule"), on_iteration=log,
+                          max_calls=p.get("max_calls"))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -10,6 +10,8 @@ import re
 import dspy
 import pytest
 
+from dspy.utils.callback import with_callbacks
+
 from optimizers.maspo import MASPO
 
 
@@ -51,6 +53,7 @@ class ToyLM(dspy.LM):
         super().__init__("scripted/toy", cache=False)
         self.proposals, self.meta_prompts, self.calls = list(proposals), [], {"searcher": 0, "answerer": 0, "judge": 0}
 
+    @with_callbacks  # as dspy.LM's own: MASPO's call meter counts these
     def __call__(self, prompt=None, messages=None, **kwargs):
         system, user = messages[0]["content"], messages[-1]["content"]
         if len(messages) == 1:  # a proposer meta-prompt
@@ -142,6 +145,30 @@ def test_label_free_mode_judges_the_final_answer_and_never_reads_labels(examples
     assert program.optimizer_report["label_free"] is True
     assert all("expected:" not in m for m in lm.meta_prompts)
     assert lm.calls["judge"] > 0
+
+
+def test_with_max_calls_the_search_goes_on_for_rounds_until_the_calls_are_spent(examples):
+    words = ["entity", "date", "place", "person", "title", "number", "author", "team", "river", "album"]
+    # distinct rules that never run out: only the budget stops the search
+    rules = [f"Name the {a} and the {b} of the {c}." for a in words for b in words for c in words if a != b != c]
+    for max_calls in (150, 250):
+        lm = ToyLM(rules)
+        maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4,
+                      rounds=10, max_calls=max_calls)
+        report = maspo.compile(Toy(), trainset=examples, valset=examples).optimizer_report
+        assert report["stopped"] == "budget" and report["lm_calls"] <= max_calls
+        # the final check's calls were kept in reserve: all of the compile's calls fit in the budget
+        assert sum(lm.calls.values()) + len(lm.meta_prompts) <= max_calls
+        assert report["lm_calls"] > max_calls // 2, "most of the budget was spent searching"
+    assert report["rounds"] >= 2
+
+
+def test_with_max_calls_the_search_stops_when_a_round_proposes_nothing_new(examples):
+    lm = ToyLM(["GOOD: name the entity.", "Answer plainly."])  # then only "Search well." again and again
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4, rounds=10,
+                  max_calls=10_000)
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    assert report["stopped"] == "no new proposals" and report["rounds"] < 10 and report["lm_calls"] < 10_000
 
 
 def test_a_single_agent_program_is_refused():
