@@ -171,6 +171,49 @@ def test_with_max_calls_the_search_stops_when_a_round_proposes_nothing_new(examp
     assert report["stopped"] == "no new proposals" and report["rounds"] < 10 and report["lm_calls"] < 10_000
 
 
+class GainLM(ToyLM):
+    """The judge calls everything a tie; the GOOD query fixes the final answer of question 0 only."""
+
+    @with_callbacks
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        system, user = messages[0]["content"], messages[-1]["content"]
+        fields = system.split("Your output fields are:", 1)[-1].split("All interactions")[0]
+        if len(messages) > 1 and "output_a" in system:
+            self.calls["judge"] += 1
+            return ["[[ ## better ## ]]\ntie\n\n[[ ## completed ## ]]"]
+        if len(messages) > 1 and "`answer`" in fields:
+            self.calls["answerer"] += 1
+            right = _field(user, "query") == "right" and _field(user, "question") == "question 0?"
+            return [f"[[ ## answer ## ]]\n{'42' if right else 'wrong'}\n\n[[ ## completed ## ]]"]
+        return ToyLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
+
+
+def test_with_labels_and_validation_a_small_metric_gain_is_accepted_and_checked_on_validation():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(8)]
+
+    def compile_with(**kwargs):
+        lm = GainLM(["GOOD: name the entity.", "Answer plainly."])
+        maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=8, **kwargs)
+        return maspo, maspo.compile(Toy(), trainset=examples, valset=examples)
+
+    # +1/8 on the minibatch, judged ties: combined 0.5125. The default gate with a final check is 0.
+    maspo, program = compile_with()
+    assert maspo.gate == 0.0 and "GOOD" in program.searcher.signature.instructions
+    assert maspo.validation == {"seed": 0.0, "optimized": 0.125}
+    maspo, program = compile_with(min_gain=0.02)
+    assert "GOOD" not in program.searcher.signature.instructions
+
+
+def test_the_seed_wins_a_tie_on_validation(examples):
+    maspo = MASPO(exact)
+    maspo._seed = {"searcher": "s", "answerer": "a"}
+    scores = iter([[1.0, 0.0], [0.0, 1.0]])  # the seed's runs, then the optimized prompts'
+    maspo._instrumented = lambda student, instructions: None
+    maspo._run_all = lambda program, valset, replays: [type("Run", (), {"score": x}) for x in next(scores)]
+    chosen = maspo._final_check(Toy(), {"searcher": "s2", "answerer": "a"}, examples[:2])
+    assert chosen == {"searcher": "s", "answerer": "a"} and maspo.validation == {"seed": 0.5, "optimized": 0.5}
+
+
 def test_a_single_agent_program_is_refused():
     from optimizers.maspo import Maspo
     from optimizers.budget import PRESETS
