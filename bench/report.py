@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -130,6 +131,7 @@ def reply_framing(data: dict) -> str:
 
 
 def main():
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
     paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d))

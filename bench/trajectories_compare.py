@@ -30,9 +30,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the project's packages, and the sibling benchmark
 
+import programs  # noqa: E402
 from compile_compare import run_json, shared_flags  # noqa: E402
+from compiled.artifact import write_artifact  # noqa: E402
 
 
 def comment_without_answer(scores: dict) -> str:
@@ -59,9 +61,6 @@ def to_trajectory(row: dict) -> dict:
 def unchecked_artifact(checked: Path, root: Path) -> Path | None:
     """The program with every proposed edit applied, kept or not (LangMem: the LM's judgment alone); None when no
     edit was proposed or all were kept (then it is the checked artifact)."""
-    import programs
-    from compiled.artifact import write_artifact
-
     manifest = json.loads((checked / "manifest.json").read_text())
     changes = manifest["optimizer_report"]["changes"]
     edits = {name: c["after"] for name, c in changes.items() if c.get("after")}
