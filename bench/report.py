@@ -60,6 +60,27 @@ def compile_compare(data: dict) -> str:
     return "\n".join(rows)
 
 
+def maspo_credit(data: dict) -> str:
+    """Each MASPO arm's credit report: per agent, what its accepted prompt changes did."""
+    out = []
+    for name, c in data["compiles"].items():
+        report = c.get("optimizer_report") or {}
+        if "credit" not in report:
+            continue
+        run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
+               if "stopped" in report else "")  # compiles before MASPO counted its calls
+        out += [f"\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
+                "| agent | turns | candidates | accepted | Δ metric on its minibatch (accepted) | local wins | "
+                "misalignment rate |", "|---|---|---|---|---|---|---|"]
+        for agent, credit in report["credit"].items():
+            out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {len(credit['accepted'])} | "
+                       f"{credit['global_delta']:+.3f} | {credit['local_wins']} | {credit['misalignment_rate']:.2f} |")
+        val = report.get("validation")
+        out.append("\nFinal check on validation: " + (f"seed {val['seed']:.3f}, optimized {val['optimized']:.3f}"
+                                                       if val else "none (label-free, or nothing accepted)") + ".")
+    return "\n".join(out)
+
+
 def opro_trajectories(data: dict) -> str:
     """Each OPRO arm's score progression: the instructions it wrote, step by step, with their scores."""
     out = []
@@ -134,7 +155,7 @@ def main():
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
-    paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d))
+    paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d) + maspo_credit(d))
               for p in sorted(RESULTS.glob("compile_compare*.json"))]
     paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
     paths += [(p, agent_models) for p in sorted(RESULTS.glob("agent_models*.json"))]
