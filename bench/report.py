@@ -69,7 +69,7 @@ def maspo_credit(data: dict) -> str:
             continue
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
-        out += [f"\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
+        out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
                 "| agent | turns | candidates | accepted | Δ metric on its minibatch (accepted) | local wins | "
                 "misalignment rate |", "|---|---|---|---|---|---|---|"]
         for agent, credit in report["credit"].items():
@@ -88,7 +88,7 @@ def opro_trajectories(data: dict) -> str:
         report = c.get("optimizer_report") or {}
         if "trajectory" not in report:
             continue
-        out += [f"\nOPRO trajectory of `{name}` (each step's best candidate; training-sample scores):\n",
+        out += [f"\n\nOPRO trajectory of `{name}` (each step's best candidate; training-sample scores):\n",
                 "| step | predictor | candidates | best of step | best so far | instruction |",
                 "|---|---|---|---|---|---|"]
         for step in report["trajectory"]:
