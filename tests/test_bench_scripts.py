@@ -16,3 +16,19 @@ def test_a_benchmark_script_answers_help_from_another_folder(script, tmp_path):
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("usage:")
+
+
+def test_the_report_prints_a_maspo_credit_report_old_and_new():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from report import maspo_credit
+
+    credit = {"turns": 3, "candidates": 11, "accepted": [{}, {}], "global_delta": 0.0417, "local_wins": 2,
+              "misalignment_rate": 0.0}
+    new = {"credit": {"researcher.hop": credit}, "judge_calls": 78, "rounds": 2, "stopped": "budget",
+           "lm_calls": 540, "validation": {"seed": 0.38, "optimized": 0.504}}
+    text = maspo_credit({"compiles": {"maspo": {"optimizer_report": new}, "opro": {"optimizer_report": {}}}})
+    assert "2 full rounds, stopped by budget, 540 LM calls, 78 judgments" in text
+    assert "| researcher.hop | 3 | 11 | 2 | +0.042 | 2 | 0.00 |" in text and "seed 0.380, optimized 0.504" in text
+    old = {k: v for k, v in new.items() if k not in ("rounds", "stopped", "lm_calls", "validation")}
+    text = maspo_credit({"compiles": {"maspo": {"optimizer_report": old}}})
+    assert "(78 judgments)" in text and "none (label-free, or nothing accepted)" in text
