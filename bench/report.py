@@ -60,13 +60,18 @@ def compile_compare(data: dict) -> str:
     return "\n".join(rows)
 
 
+def optimizer_reports(data: dict, key: str):
+    """(arm, its optimizer's report) for each compiled arm whose report has `key`."""
+    for name, c in data["compiles"].items():
+        report = c.get("optimizer_report") or {}
+        if key in report:
+            yield name, report
+
+
 def maspo_credit(data: dict) -> str:
     """Each MASPO arm's credit report: per agent, what its accepted prompt changes did."""
     out = []
-    for name, c in data["compiles"].items():
-        report = c.get("optimizer_report") or {}
-        if "credit" not in report:
-            continue
+    for name, report in optimizer_reports(data, "credit"):
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
         out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
@@ -84,10 +89,7 @@ def maspo_credit(data: dict) -> str:
 def opro_trajectories(data: dict) -> str:
     """Each OPRO arm's score progression: the instructions it wrote, step by step, with their scores."""
     out = []
-    for name, c in data["compiles"].items():
-        report = c.get("optimizer_report") or {}
-        if "trajectory" not in report:
-            continue
+    for name, report in optimizer_reports(data, "trajectory"):
         out += [f"\n\nOPRO trajectory of `{name}` (each step's best candidate; training-sample scores):\n",
                 "| step | predictor | candidates | best of step | best so far | instruction |",
                 "|---|---|---|---|---|---|"]
