@@ -28,7 +28,9 @@ class Mipro(Recipe):
         # Trials until the run cap: each trial is a minibatch, every `full_every` trials a full validation pass.
         per_trial = minibatch + n_val / full_every
         trials = max(2, int((budget.program_runs - bootstrap_runs - n_val) // per_trial))
-        prompt_calls = n_predictors * candidates + 4  # instruction proposals + dataset/program summaries
+        # DSPy's grounded proposer, per instruction: a program description, a module description, the instruction;
+        # before them the dataset summary reads the trainset 10 rows a call (10 calls at most) and summarises.
+        prompt_calls = n_predictors * candidates * 3 + min(10, max(1, -(-n_train // 10))) + 1
         return Plan({"num_candidates": candidates, "num_trials": trials, "minibatch_size": minibatch,
                      "minibatch_full_eval_steps": full_every, "max_bootstrapped_demos": demos,
                      "max_labeled_demos": demos},

@@ -73,3 +73,28 @@ def test_estimate_counts_optimizer_and_evaluation_runs():
     assert writer_hosted["money_usd"] == hosted["money_usd"] and writer_hosted["wall_s"] is None
     both_local = compile_script.estimate(plan, spec, budget, 20, ModelSpec("local"), [ModelSpec("local-1.5b")])
     assert both_local["money_usd"] == 0.0 and both_local["wall_s"] == bigger["wall_s"]
+
+
+def test_mipro_plans_the_prompt_calls_dspys_grounded_proposer_makes():
+    """The plan's prompt calls are what DSPy's proposer does (dataset summary, then per instruction a program
+    description, a module description and the instruction), counted on a DummyLM: --max-calls relies on it."""
+    import random
+
+    import dspy
+    from dspy.propose import GroundedProposer
+    from dspy.utils import DummyLM
+
+    import programs
+    from evaluation.usage import LMMeter
+
+    student = programs.resolve("researcher_writer").make({})
+    train = [dspy.Example(question=f"question {i}?", answer="a").with_inputs("question") for i in range(100)]
+    reply = {"observations": "o", "summary": "s", "program_description": "p", "module_description": "m",
+             "proposed_instruction": "Answer well.", "reasoning": "r"}
+    lm, meter = DummyLM([reply] * 200), LMMeter()
+    plan = optimizers.get("mipro-instructions").plan(PRESETS["medium"], len(train), 15, len(student.predictors()))
+    with dspy.context(lm=lm, callbacks=[meter]):
+        proposer = GroundedProposer(prompt_model=lm, program=student, trainset=train, rng=random.Random(0))
+        proposer.propose_instructions_for_program(trainset=train, program=student, demo_candidates=None,
+                                                  trial_logs={}, N=plan.params["num_candidates"])
+    assert meter.calls == plan.prompt_calls
