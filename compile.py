@@ -65,7 +65,8 @@ def estimate(plan, spec, budget, n_val, task_spec, agent_specs=()) -> dict:
     costs = [cost_usd(s.spec, prompt_tokens, completion_tokens, local=s.is_local) for s in [task_spec, *agent_specs]]
     money = None if None in costs else max(costs)
     seconds = _program_seconds(hint, [task_spec, *agent_specs])
-    return {"program_runs": runs, "lm_calls": calls, "prompt_tokens": prompt_tokens,
+    return {"program_runs": runs, "lm_calls": calls, "optimizer_lm_calls": calls - 2 * n_val * hint["lm_calls"],
+            "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "money_usd": money,
             "wall_s": None if seconds is None else seconds * runs}
 
@@ -116,9 +117,10 @@ def print_report(r: dict) -> None:
 def describe_estimate(e: dict, recipe, budget) -> str:
     money = "unknown" if e["money_usd"] is None else f"${e['money_usd']:.2f}"
     wall = f", ~{e['wall_s'] / 60:.0f} min on 2 CPU cores" if e["wall_s"] else ""
+    cap = f" of --max-calls {budget.max_calls}" if budget.max_calls else ""
     return (f"Plan: {recipe.name} with budget {budget.name}: ~{e['program_runs']} program runs, "
-            f"~{e['lm_calls']} LM calls, ~{e['prompt_tokens'] + e['completion_tokens']:,} tokens, {money}{wall} "
-            f"(cached calls cost nothing)")
+            f"~{e['lm_calls']} LM calls (~{e['optimizer_lm_calls']}{cap} optimizing, the rest evaluating on dev), "
+            f"~{e['prompt_tokens'] + e['completion_tokens']:,} tokens, {money}{wall} (cached calls cost nothing)")
 
 
 def check_logs_flags(args, recipe) -> None:

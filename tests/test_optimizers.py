@@ -64,6 +64,7 @@ def test_estimate_counts_optimizer_and_evaluation_runs():
     local = compile_script.estimate(plan, spec, budget, 20, ModelSpec("local"))
     assert local["program_runs"] == plan.program_runs + 40
     assert local["lm_calls"] == local["program_runs"] * spec.cost_hint["lm_calls"] and local["money_usd"] == 0.0
+    assert local["optimizer_lm_calls"] == plan.program_runs * spec.cost_hint["lm_calls"] + plan.prompt_calls
     bigger = compile_script.estimate(plan, spec, budget, 20, ModelSpec("local-1.5b"))
     assert bigger["wall_s"] == pytest.approx(2.1 * local["wall_s"])  # the packaged 1.5B model is ~2x slower
     hosted = compile_script.estimate(plan, spec, budget, 20, ModelSpec("openai/gpt-4o-mini"))
