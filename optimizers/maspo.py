@@ -101,7 +101,6 @@ class MASPO(Teleprompter):
         # the paper's; 0.5B and 1.5B prompt models gave the current instruction back in almost every rewrite.
         self.proposal = proposal
         self.max_calls = max_calls
-        self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -278,6 +277,7 @@ class MASPO(Teleprompter):
         # a +0.08 F1 on the minibatch with judged ties moves the combined score by 0.008). Else 0.02.
         self.gate = self.min_gain if self.min_gain is not None else 0.0 if valset and not self.label_free else 0.02
         self.stopped, self.rounds_done = "rounds", 0
+        self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
