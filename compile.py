@@ -58,14 +58,15 @@ def estimate(plan, spec, budget, n_val, task_spec, agent_specs=()) -> dict:
 
     hint = spec.cost_hint
     runs = plan.program_runs + 2 * n_val  # the optimizer, then the baseline and compiled dev evaluations
-    calls = runs * hint["lm_calls"] + plan.prompt_calls
+    optimizer_calls = plan.program_runs * hint["lm_calls"] + plan.prompt_calls
+    calls = optimizer_calls + 2 * n_val * hint["lm_calls"]
     prompt_tokens = runs * hint.get("prompt_tokens", 0) + plan.prompt_calls * 1500
     completion_tokens = runs * hint.get("completion_tokens", 0) + plan.prompt_calls * 300
     # Each token goes to one of the models: pricing them all at the dearest is an upper bound.
     costs = [cost_usd(s.spec, prompt_tokens, completion_tokens, local=s.is_local) for s in [task_spec, *agent_specs]]
     money = None if None in costs else max(costs)
     seconds = _program_seconds(hint, [task_spec, *agent_specs])
-    return {"program_runs": runs, "lm_calls": calls, "optimizer_lm_calls": calls - 2 * n_val * hint["lm_calls"],
+    return {"program_runs": runs, "lm_calls": calls, "optimizer_lm_calls": optimizer_calls,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens, "money_usd": money,
             "wall_s": None if seconds is None else seconds * runs}

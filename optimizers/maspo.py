@@ -301,8 +301,8 @@ class MASPO(Teleprompter):
             for round_ in range(1, self.rounds + 1):
                 tried_before = sum(len(t) for t in self._tried.values())
                 for agent in self.agents:
-                    if not self._turn(student, agent, round_, batches[agent], beams, negatives[agent],
-                                      credit[agent], rng):
+                    self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
+                    if self.stopped == "budget":
                         break
                 if self.stopped == "budget":
                     break
@@ -327,11 +327,11 @@ class MASPO(Teleprompter):
                else self.minibatch * (self._run_calls + 2))
         return parents * (1 + self.branch * per)
 
-    def _turn(self, student, agent, round_, examples, beams, negatives, credit, rng) -> bool:
-        """One agent's beam steps; False when the budget stopped it."""
+    def _turn(self, student, agent, round_, examples, beams, negatives, credit, rng) -> None:
+        """One agent's beam steps; sets `stopped` to "budget" when the budget cut them short."""
         if not self._affords(len(examples) * self._run_calls + self._step_calls(1)):
             self.stopped = "budget"
-            return False
+            return
         credit["turns"] += 1
         base_program = self._instrumented(student, self.current)
         base_runs = self._run_all(base_program, examples, [{}] * len(examples))
@@ -382,7 +382,6 @@ class MASPO(Teleprompter):
                                        "global_delta": round(top.global_delta, 4)})
             self.current[agent] = top.instruction
             self.partner_version += 1
-        return self.stopped != "budget"
 
     def _final_check(self, student, final: dict, valset) -> dict:
         """With labels, ship the optimized prompts only if they beat the seed on validation (the seed wins ties)."""
