@@ -28,7 +28,7 @@ CONFIGS = {
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--split", default="dev", choices=["dev", "test"])
     p.add_argument("--limit", type=int, default=30)
     p.add_argument("--seed", type=int, default=0)

@@ -4,6 +4,7 @@ same test examples in one run (eval.py's leaderboard, with paired differences).
     python bench/compile_compare.py                                  # bootstrap and mipro, light budget, 100 test
     python bench/compile_compare.py --optimizers bootstrap --limit 20
     python bench/compile_compare.py --arm "opro --budget medium --max-calls 300" --arm "maspo --label-free ..."
+    python bench/compile_compare.py --reuse mipro=artifacts/... --limit 300    # re-evaluate, compile nothing
 
 Each compile is a `compile.py --json` process; the comparison is one `eval.py --artifact ... --baseline --json`
 process. Everything shares one LM cache (DSPY_CACHEDIR, default ~/.dspy_cache): a rerun costs nothing, and the
@@ -47,9 +48,11 @@ def arm_label(arm: list[str]) -> str:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--program", default="researcher_writer")
-    p.add_argument("--optimizers", default="bootstrap,mipro")
+    p.add_argument("--optimizers", default=None,
+                   help="optimizers to compile with --budget and --extra (default bootstrap,mipro; none when only "
+                        "--reuse is given)")
     p.add_argument("--budget", default="light")
     p.add_argument("--limit", type=int, default=100, help="test examples")
     p.add_argument("--seed", type=int, default=0)
@@ -67,8 +70,10 @@ def main():
                         "numbers and wall time are used instead of compiling again")
     p.add_argument("--out", default=None, help="results file name (default: from the program and optimizers)")
     args = p.parse_args()
+    # Only --reuse: re-evaluate those artifacts (e.g. on a larger --limit) without compiling anything new.
+    optimizers = args.optimizers or ("" if args.reuse else "bootstrap,mipro")
     arms = [a.split() for a in args.arm] or [[name, "--budget", args.budget, *args.extra.split()]
-                                              for name in args.optimizers.split(",")]
+                                              for name in optimizers.split(",") if name]
     labels = [arm_label(arm) for arm in arms]
     names = [r.split("=")[0] for r in args.reuse] + labels
     out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"

@@ -24,7 +24,7 @@ COMMAND = ["compile.py", "--program", "researcher_writer", "--json"]
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a 15-minute compile
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()  # --help, not a 15-minute compile
     with tempfile.TemporaryDirectory(prefix="lmcompile-cold-") as tmp:
         env = dict(os.environ, LMCOMPILE_CACHE=f"{tmp}/cache", DSPY_CACHEDIR=f"{tmp}/dspy-cache",
                    LMCOMPILE_ARTIFACTS=f"{tmp}/artifacts", MLFLOW_TRACKING_URI=f"sqlite:///{tmp}/mlflow.db")

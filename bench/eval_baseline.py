@@ -36,7 +36,7 @@ def run_eval(args, cache_dir: str) -> tuple[dict, float]:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--program", default="researcher_writer")
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=100)

@@ -33,7 +33,7 @@ def run_pass(args, prefill: str) -> tuple[dict, list[dict]]:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="local")
     p.add_argument("--split", default="dev", choices=["dev", "test"])
     p.add_argument("--limit", type=int, default=30)

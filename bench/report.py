@@ -154,7 +154,7 @@ def reply_framing(data: dict) -> str:
 
 
 def main():
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
              (RESULTS / "default_compile_cold.json", default_compile_cold)]
     paths += [(p, lambda d: compile_compare(d) + opro_trajectories(d) + maspo_credit(d))

@@ -76,7 +76,7 @@ def unchecked_artifact(checked: Path, root: Path) -> Path | None:
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--logged", type=int, default=30, help="training questions run and logged")
     p.add_argument("--limit", type=int, default=100, help="test questions")
     p.add_argument("--seed", type=int, default=0)
