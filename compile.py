@@ -222,7 +222,6 @@ def run(args) -> dict:
     started = time.perf_counter()
     header = {"program": spec.name, "model": pair.task_spec.spec, "split": "dev",
               "fingerprint": splits.fingerprints["dev"]}
-    progress = not args.json or sys.stderr.isatty()
     with tracking.run(f"compile-{recipe.name}-{pair.label}", tags={"kind": "compile"},
                       run_id=state.get("mlflow_run_id")) as parent:
         run_id = parent.info.run_id
@@ -245,21 +244,20 @@ def run(args) -> dict:
             baseline, _ = evaluate_logged(bind_agent_models(spec.make(options), pair.agent_lms), valset, spec.metrics,
                                           run_name="baseline-dev", nested=True,
                                           params=eval_params, header=header, threads=args.threads,
-                                          max_errors=args.max_errors, progress=progress, seed=args.seed)
+                                          max_errors=args.max_errors, seed=args.seed)
             state["baseline"] = baseline
             inflight.save(model_dir, state)
         baseline = state["baseline"]
 
         # --- optimize ---
         meter = LMMeter()
-        trials = TrialLogger(run_id, full_size=len(valset), start_step=state.get("trial_steps_logged", 0),
-                             quiet=not progress)
+        trials = TrialLogger(run_id, full_size=len(valset), start_step=state.get("trial_steps_logged", 0))
         ctx = optimizers.CompileContext(metric=spec.metric, feedback_metric=spec.feedback_metric,
                                         task_lm=pair.task, prompt_lm=pair.prompt, seed=args.seed,
                                         threads=args.threads, summary_evaluators=spec.summary_evaluators,
                                         compute_score=spec.compute_score, label_free=args.label_free,
                                         from_logs=args.from_logs,
-                                        on_iteration=tracking.IterationLogger(run_id, quiet=not progress))
+                                        on_iteration=tracking.IterationLogger(run_id))
         print(f"Optimizing with {recipe.name} on {len(trainset)} train / {len(valset)} dev examples…",
               file=sys.stderr)
         seed_prompts = prompts_of(student)
@@ -276,7 +274,7 @@ def run(args) -> dict:
         # --- the compiled program on dev ---
         compiled, _ = evaluate_logged(program, valset, spec.metrics, run_name="compiled-dev", nested=True,
                                       params=eval_params, header=header, threads=args.threads,
-                                      max_errors=args.max_errors, progress=progress, seed=args.seed)
+                                      max_errors=args.max_errors, seed=args.seed)
 
         # --- artifact ---
         tokens = usage.get_total_tokens()  # per LM: the task and the prompt model may differ

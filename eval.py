@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import runtime  # noqa: F401  (offline defaults before dspy/mlflow import)
@@ -91,18 +90,14 @@ def leaderboard(reports: list[dict], per_example: dict[str, list[float]], target
 
 
 def format_leaderboard(rows: list[dict], metric_names: list[str], target: str) -> str:
-    def ci(m):
-        return f"{m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
-
-    def signed(m):
-        return f"{m['mean']:+.3f} [{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
+    from metrics.summary import format_ci, format_difference
 
     head = ["candidate", *metric_names, f"Δ{target} vs baseline", "LM calls", "tokens", "s/example"]
     lines = [" | ".join(head), " | ".join("---" for _ in head)]
     for r in rows:
         delta = r.get(f"{target}_vs_baseline")
-        lines.append(" | ".join([r["candidate"], *(ci(r[m]) for m in metric_names),
-                                 signed(delta) if delta else "—",
+        lines.append(" | ".join([r["candidate"], *(format_ci(r[m]) for m in metric_names),
+                                 format_difference(delta) if delta else "—",
                                  str(r["lm_calls"]), str(r["tokens"]), f"{r['s_per_example']:.2f}"]))
     return "\n".join(lines)
 
@@ -148,8 +143,9 @@ def run(args) -> dict:
     header = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": agent_models,
               "program_options": options, "split": args.split,
               "fingerprint": splits.fingerprints[args.split]}
-    common = dict(threads=args.threads, max_errors=args.max_errors, seed=args.seed,
-                  progress=not args.json or sys.stderr.isatty())
+    # Progress goes to stderr even with --json (stdout is the JSON line): a benchmark's 300-question comparison
+    # ran for an hour with nothing in its log.
+    common = dict(threads=args.threads, max_errors=args.max_errors, seed=args.seed, progress=True)
     if len(candidates) == 1:
         name, program = candidates[0]
         report, result = evaluate_logged(program, examples, spec.metrics, params=params, header=header,

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project's packages (not installed into site-packages)
 
+from metrics.summary import format_ci as ci, format_difference  # noqa: E402
 
-def ci(m: dict) -> str:
-    return f"{m['mean']:.3f} [{m['ci_low']:.3f}, {m['ci_high']:.3f}]"
+RESULTS = ROOT / "bench" / "results"
 
 
 def eval_baseline(data: dict) -> str:
@@ -49,7 +51,7 @@ def compile_compare(data: dict) -> str:
         c = data["compiles"].get(name) or {}
         delta = row.get(f"{target}_vs_baseline")
         rows.append(f"| {name} | {' | '.join(ci(row[m]) for m in metric_names)} | "
-                    f"{ci(delta) if delta else '—'} | {row['s_per_example']:.2f} | "
+                    f"{format_difference(delta) if delta else '—'} | {row['s_per_example']:.2f} | "
                     f"{per_example[row['candidate']]['prompt_tokens']:.0f} | {row['lm_calls']} | "
                     f"{c.get('process_s', '—')} | {c.get('usage', {}).get('optimizer_lm_calls', '—')} |")
     rows.append("")

@@ -53,6 +53,11 @@ def test_paired_difference_is_b_minus_a():
     assert d["mean"] == 0.5
 
 
+def test_paired_difference_counts_the_examples_that_moved():
+    d = paired_difference_ci([0.0, 1.0, 0.5, 0.2], [1.0, 0.0, 0.5, 0.7])
+    assert (d["better"], d["worse"]) == (2, 1)
+
+
 def test_feedback_metric_names_the_failing_stage():
     import dspy
 

@@ -14,8 +14,8 @@ from dspy.utils.callback import BaseCallback
 
 
 class TrialLogger(BaseCallback):
-    def __init__(self, run_id: str, full_size: int, start_step: int = 0, quiet: bool = False):
-        self.run_id, self.full_size, self.quiet = run_id, full_size, quiet
+    def __init__(self, run_id: str, full_size: int, start_step: int = 0):
+        self.run_id, self.full_size = run_id, full_size
         self.start_step = start_step  # steps <= this were logged before an interruption
         self.history: list[dict] = []
         self._sizes: dict[str, int] = {}
@@ -40,18 +40,17 @@ class TrialLogger(BaseCallback):
             client.log_metric(self.run_id, "trial_score", score, step=step)
             if full:
                 client.log_metric(self.run_id, "trial_full_score", score, step=step)
-        if not self.quiet:
-            best = max(h["score"] for h in self.history)
-            print(f"  trial {step}: {score:.3f} on {size} examples{' (full)' if full else ''}; best so far "
-                  f"{best:.3f}", file=sys.stderr)
+        best = max(h["score"] for h in self.history)
+        print(f"  trial {step}: {score:.3f} on {size} examples{' (full)' if full else ''}; best so far {best:.3f}",
+              file=sys.stderr)
 
 
 class IterationLogger:
     """For optimizers with iterations of their own (OPRO, MASPO): each iteration is an MLflow step
     (`iteration_best_score`) with its texts (meta-prompt, candidates, best prompt) under iterations/<step>/."""
 
-    def __init__(self, run_id: str, quiet: bool = False):
-        self.run_id, self.quiet, self.step = run_id, quiet, 0
+    def __init__(self, run_id: str):
+        self.run_id, self.step = run_id, 0
         self.scores: list[tuple[str, float]] = []
 
     def __call__(self, name: str, best_score: float, texts: dict) -> None:
@@ -66,8 +65,7 @@ class IterationLogger:
         for filename, text in texts.items():
             body = text if isinstance(text, str) else json.dumps(text, indent=2)
             client.log_text(self.run_id, body, f"iterations/{self.step:03d}-{name}/{filename}")
-        if not self.quiet:
-            print(f"  iteration {name}: best score so far {best_score:.3f}", file=sys.stderr)
+        print(f"  iteration {name}: best score so far {best_score:.3f}", file=sys.stderr)
 
 
 def plot_history(history: list[dict], baseline: float | None, compiled: float | None, title: str):
