@@ -2,6 +2,7 @@
 
     python eval.py --program researcher_writer --split test --limit 20          # the uncompiled baseline
     python eval.py --artifact artifacts/researcher_writer/<model>/latest --baseline   # leaderboard
+    python eval.py --instructions my-writer-edit.json --baseline                      # a hand edit vs as declared
     python eval.py --json > result.json
 
 Every evaluation is an MLflow run (with DSPy traces and a per-example table) in the local SQLite store; a
@@ -27,8 +28,13 @@ def parse_args(argv=None):
     parser.add_argument("--artifact", action="append", default=[],
                         help="a compiled artifact (folder, its 'latest' file, or models:/name@alias); repeatable. "
                              "Each runs on --model, so all candidates share one model")
+    parser.add_argument("--instructions", action="append", default=[], metavar="EDITS.json",
+                        help="the program as declared with some instructions replaced: a JSON object of predictor "
+                             "name -> instruction (a hand edit to measure); repeatable, each a candidate named by "
+                             "its file")
     parser.add_argument("--baseline", action="store_true",
-                        help="with --artifact: also evaluate the uncompiled program (always on without --artifact)")
+                        help="with --artifact or --instructions: also evaluate the uncompiled program (always on "
+                             "without them)")
     parser.add_argument("--max-errors", type=int, default=None,
                         help="abort when more examples than this fail (default: only when the first 5 all fail)")
     parser.add_argument("--out", default=None, help="also write the per-example table here (.csv or .json)")
@@ -109,6 +115,7 @@ def run(args) -> dict:
     from compiled import load_compiled
     from evaluation.logged import evaluate_logged
     from programs.agents import bind_agent_models
+    from programs.instructions import read_instructions, with_instructions
 
     spec = programs.resolve(args.program)
     # Only the evaluated split is drawn; the others are left empty so a small dataset is no obstacle.
@@ -122,12 +129,20 @@ def run(args) -> dict:
     agent_models = cli.agent_models(args)
     options = cli.program_options(args)  # the baseline's; an artifact is built with the options it was compiled with
     bind_agent_models(spec.make(options), dict.fromkeys(agent_models))  # unknown names fail before any model loads
+    # Hand edits are read and checked against the program's predictors before any model loads.
+    edited = [(Path(path).stem, with_instructions(spec.make(options), read_instructions(path)))
+              for path in args.instructions]
+    names = [name for name, _ in edited]
+    if len(set(names)) < len(names) or "baseline" in names:
+        raise runtime.UserError(f"--instructions files need distinct names other than 'baseline' (their names "
+                                f"label the leaderboard): got {', '.join(names)}")
     pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base, agent_models=agent_models)
 
     # Every candidate runs on the same models (--model, --agent-model), so the leaderboard compares prompts only.
     candidates = []
-    if args.baseline or not args.artifact:
+    if args.baseline or not (args.artifact or args.instructions):
         candidates.append(("baseline", bind_agent_models(spec.make(options), pair.agent_lms)))
+    candidates += [(name, bind_agent_models(program, pair.agent_lms)) for name, program in edited]
     for source in args.artifact:
         program = load_compiled(source, model=args.model, api_base=args.api_base, agent_models=agent_models,
                                 tracking_uri=args.tracking_uri)

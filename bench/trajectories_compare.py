@@ -35,6 +35,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]  # the project's packages, and t
 import programs  # noqa: E402
 from compile_compare import run_json, shared_flags  # noqa: E402
 from compiled.artifact import write_artifact  # noqa: E402
+from programs.instructions import with_instructions  # noqa: E402
 
 
 def comment_without_answer(scores: dict) -> str:
@@ -66,10 +67,7 @@ def unchecked_artifact(checked: Path, root: Path) -> Path | None:
     edits = {name: c["after"] for name, c in changes.items() if c.get("after")}
     if not edits or all(c.get("kept") for c in changes.values() if c.get("after")):
         return None
-    program = programs.resolve(manifest["program"]).make(manifest.get("program_options"))
-    for name, predictor in program.named_predictors():
-        if name in edits:
-            predictor.signature = predictor.signature.with_instructions(edits[name])
+    program = with_instructions(programs.resolve(manifest["program"]).make(manifest.get("program_options")), edits)
     keep = {k: v for k, v in manifest.items() if k not in ("artifact_id", "created_utc", "content_sha256")}
     return write_artifact(program, {**keep, "optimizer": "trajectories-unchecked"}, program_name=manifest["program"],
                           model_label=manifest["model_label"], root=root)

@@ -39,6 +39,7 @@ from dspy.teleprompt import Teleprompter
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
 from optimizers.proposals import Proposer, expected_fields
+from programs.instructions import with_instructions
 
 # The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
@@ -107,10 +108,8 @@ class MASPO(Teleprompter):
     # --- running with a cache of agent outputs --------------------------------------------------------------
     def _instrumented(self, student, instructions: dict[str, str]):
         """A copy of the program with these instructions whose predictors record and replay via `_RUN`."""
-        program = student.deepcopy()
+        program = with_instructions(student, instructions)
         for name, predictor in program.named_predictors():
-            if name in instructions:
-                predictor.signature = predictor.signature.with_instructions(instructions[name])
             # The class attribute, bound by hand: reading `predictor.forward` makes DSPy warn about direct calls.
             predictor.forward = self._wrap(name, predictor, type(predictor).forward.__get__(predictor))
         return program
@@ -312,9 +311,7 @@ class MASPO(Teleprompter):
                     break
             final = dict(self.current)
             chosen = self._final_check(student, final, valset)
-        program = student.deepcopy()
-        for name, predictor in program.named_predictors():
-            predictor.signature = predictor.signature.with_instructions(chosen[name])
+        program = with_instructions(student, chosen)
         program.optimizer_report = self.report(credit)
         return program
 

@@ -37,6 +37,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from optimizers.proposals import Proposer, expected_fields
+from programs.instructions import with_instructions
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
                     "high as possible. Write only the instruction, in square brackets.")
@@ -176,16 +177,9 @@ class OPRO(Teleprompter):
         self._proposer = Proposer(prompt_model, temperature)
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _program_with(self, student, instructions: dict[str, str]):
-        program = student.deepcopy()
-        for name, predictor in program.named_predictors():
-            if name in instructions:
-                predictor.signature = predictor.signature.with_instructions(instructions[name])
-        return program
-
     def _score(self, student, instructions: dict[str, str], examples: list) -> tuple[float, dict, list]:
         """Mean metric (or `compute_score` of the summary evaluators) of the program with these instructions."""
-        program = self._program_with(student, instructions)
+        program = with_instructions(student, instructions)
         rows = []
         for run in range(self.runs_per_record):
             # Run 0 is the plain call (cacheable, resumable); further runs vary the rollout to sample anew.
@@ -341,7 +335,7 @@ class OPRO(Teleprompter):
                     break
             chosen = self._final_choice(student, [c for t in trajectories.values() for c in t], valset)
         self.result.best, self.result.best_iteration = chosen, chosen.iteration
-        program = self._program_with(student, chosen.instructions)
+        program = with_instructions(student, chosen.instructions)
         program.optimizer_report = self.report()
         return program
 

@@ -25,6 +25,7 @@ from dspy.teleprompt import Teleprompter
 
 from data.trajectories import Trajectory, parse
 from optimizers.judge import PairwiseJudge
+from programs.instructions import with_instructions
 from runtime import UserError, first_line
 
 
@@ -152,9 +153,7 @@ class TrajectoryOptimizer(Teleprompter):
     def _check(self, program, name: str, new: str, trajectories: list[Trajectory], feedback: list[dict]) -> dict:
         runs = [(t, fb) for t, fb in zip(trajectories, feedback) if t.inputs][: self.check_limit]
         rng = random.Random(self.seed)
-        updated = program.deepcopy()
-        dict(updated.named_predictors())[name].signature = \
-            dict(updated.named_predictors())[name].signature.with_instructions(new)
+        updated = with_instructions(program, {name: new})
         goal = (type(program).__doc__ or type(program).__name__).strip()
         wins = losses = ties = 0
         with dspy.context(lm=self.task_model or dspy.settings.lm):
@@ -212,9 +211,7 @@ class TrajectoryOptimizer(Teleprompter):
             raise UserError("the trajectory optimizer needs trajectories (compile.py --from-logs FILE_OR_EXPERIMENT)")
         prompts = [{"name": n, "prompt": p.signature.instructions} for n, p in student.named_predictors()]
         updated = self.optimize(trajectories, prompts, program=student)
-        program = student.deepcopy()
-        for p, (_, predictor) in zip(updated, program.named_predictors()):
-            predictor.signature = predictor.signature.with_instructions(p["prompt"])
+        program = with_instructions(student, {p["name"]: p["prompt"] for p in updated})
         program.optimizer_report = self.report
         return program
 

@@ -36,6 +36,7 @@ class ScriptedLM(dspy.LM):
             }
         self.calls = 0
         self.fields_asked = []  # the output fields of each call: which predictors this LM served
+        self.system_prompts = []  # each call's system message: which instructions reached the model
 
     def __call__(self, prompt=None, messages=None, **kwargs):
         self.calls += 1
@@ -46,6 +47,7 @@ class ScriptedLM(dspy.LM):
         last = messages[-1]["content"] if messages else prompt or ""
         reply = next((r for q, r in self.replies.items() if q in last), {})
         self.fields_asked.append(tuple(wanted))
+        self.system_prompts.append(system)
         fields = {k: reply.get(k, GENERIC.get(k, "ok")) for k in wanted}
         text = "\n\n".join(f"[[ ## {k} ## ]]\n{v}" for k, v in fields.items()) + "\n\n[[ ## completed ## ]]"
         return [text] * int(kwargs.get("n") or 1)

@@ -128,6 +128,41 @@ def test_eval_compares_artifacts_with_the_baseline(scripted, capsys):
     assert {"leaderboard.md", "leaderboard.json"} <= files
 
 
+def test_eval_measures_a_hand_edit_of_the_instructions_against_the_program_as_declared(scripted, capsys,
+                                                                                        tmp_path):
+    import eval as eval_script
+
+    uri, _ = scripted
+    edit = tmp_path / "terse-writer.json"
+    edit.write_text(json.dumps({"writer.write": "Answer in one word, copied from the passages."}))
+    scripted_agent_lms["fake"].system_prompts.clear()
+    eval_script.main(["--instructions", str(edit), "--baseline", "--split", "test", "--limit", "4",
+                      "--tracking-uri", uri, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert [e["candidate"] for e in out["entries"]] == ["baseline", "terse-writer"]
+    delta = next(r for r in out["leaderboard"] if r["candidate"] == "terse-writer")["f1_vs_baseline"]
+    assert delta["better"] + delta["worse"] <= 4
+    edited = [p for p in scripted_agent_lms["fake"].system_prompts if "Answer in one word, copied from" in p]
+    assert len(edited) == 4  # the edited candidate's writer calls, one per question; the baseline's kept theirs
+
+
+@pytest.mark.parametrize("content, message", [
+    ('{"editor.write": "Answer."}', "no predictor named 'editor.write'"),
+    ('{"writer.write": ', "is not valid JSON"),
+    ('["Answer."]', "must be a JSON object of predictor name"),
+])
+def test_a_bad_instructions_file_is_one_clear_error(scripted, capsys, tmp_path, content, message):
+    import eval as eval_script
+
+    uri, _ = scripted
+    edit = tmp_path / "edit.json"
+    edit.write_text(content)
+    with pytest.raises(SystemExit) as exit_:
+        eval_script.main(["--instructions", str(edit), "--split", "test", "--limit", "4", "--tracking-uri", uri])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_served_program_answers_and_rejects_bad_requests(scripted):
     from fastapi.testclient import TestClient
 
