@@ -68,6 +68,9 @@ def main():
     p.add_argument("--reuse", action="append", default=[], metavar="LABEL=ARTIFACT",
                    help="an arm compiled earlier in this cache (e.g. by a run that stopped later): its manifest's "
                         "numbers and wall time are used instead of compiling again")
+    p.add_argument("--edit", action="append", default=[], metavar="EDITS.json",
+                   help="a hand edit of the instructions (eval.py --instructions) as one more candidate, e.g. "
+                        "bench/edits/hand-written-writer.json")
     p.add_argument("--out", default=None, help="results file name (default: from the program and optimizers)")
     args = p.parse_args()
     # Only --reuse: re-evaluate those artifacts (e.g. on a larger --limit) without compiling anything new.
@@ -96,6 +99,8 @@ def main():
            "--seed", str(args.seed), "--model", args.model, *shared, "--baseline"]
     for result in compiles.values():
         cmd += ["--artifact", result["artifact"]]
+    for path in args.edit:
+        cmd += ["--instructions", str(Path(path).resolve())]
     comparison, _ = run_json(cmd)
 
     for result in compiles.values():  # the optimizer's own report (OPRO trajectory, MASPO credit) travels along
