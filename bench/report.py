@@ -58,8 +58,20 @@ def compile_compare(data: dict) -> str:
     agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
     agents += "".join(f", program option {k}={v}" for k, v in (comparison.get("program_options") or {}).items())
     rows.append(f"n = {comparison['n']} test questions (fingerprint `{comparison['fingerprint']}`), task model "
-                f"{comparison['model']}{agents}, one run. Command: `{data['command']}`.")
+                f"{comparison['model']}{agents}, one run. Command: `{data['command']}`."
+                f"{detectable(comparison, target)}")
     return "\n".join(rows)
+
+
+def detectable(comparison: dict, target: str) -> str:
+    """The smallest paired difference this test would detect (80% power, 5% two-sided): (1.96 + 0.84) standard
+    errors, read off the 95% intervals' widths (3.92 standard errors each); the median over the candidates."""
+    widths = sorted(d["ci_high"] - d["ci_low"] for row in comparison["leaderboard"]
+                    if (d := row.get(f"{target}_vs_baseline")) and d["ci_high"] > d["ci_low"])
+    if not widths:
+        return ""
+    smallest = 2.8 / 3.92 * widths[len(widths) // 2]
+    return f" At this n the comparison detects a paired difference of about ±{smallest:.3f} in {target} (80% power)."
 
 
 def optimizer_reports(data: dict, key: str):

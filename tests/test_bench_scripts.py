@@ -32,3 +32,16 @@ def test_the_report_prints_a_maspo_credit_report_old_and_new():
     old = {k: v for k, v in new.items() if k not in ("rounds", "stopped", "lm_calls", "validation")}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": old}}})
     assert "(78 judgments)" in text and "none (label-free, or nothing accepted)" in text
+
+
+def test_the_report_states_the_smallest_difference_a_comparison_detects():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from report import detectable
+
+    def row(low, high):
+        return {"f1_vs_baseline": {"mean": (low + high) / 2, "ci_low": low, "ci_high": high}}
+
+    # Paired 95% intervals 0.14 wide are 3.92 standard errors: 80% power at 5% needs 2.8 of them, 0.100.
+    comparison = {"leaderboard": [row(-0.04, 0.10), {}, row(0.0, 0.0), row(-0.07, 0.07), row(-0.10, 0.10)]}
+    assert "about ±0.100 in f1" in detectable(comparison, "f1")
+    assert detectable({"leaderboard": [row(0.0, 0.0)]}, "f1") == ""  # every candidate kept the baseline
