@@ -36,4 +36,6 @@ def evaluate_logged(program, examples: list, metrics: dict, *, run_name: str, pa
                           desc=run_name)
         report = {**header, **result.summary(seed=seed), "mlflow_run_id": active.info.run_id}
         log_result(report, result)
+        # The instructions this candidate ran with: a hand edit or an artifact is then readable from its run.
+        tracking.log_json({n: p.signature.instructions for n, p in program.named_predictors()}, "instructions.json")
     return report, result

@@ -144,6 +144,10 @@ def test_eval_measures_a_hand_edit_of_the_instructions_against_the_program_as_de
     assert delta["better"] + delta["worse"] <= 4
     edited = [p for p in scripted_agent_lms["fake"].system_prompts if "Answer in one word, copied from" in p]
     assert len(edited) == 4  # the edited candidate's writer calls, one per question; the baseline's kept theirs
+    mlflow.set_tracking_uri(uri)
+    run = out["entries"][1]["mlflow_run_id"]
+    logged = mlflow.artifacts.load_dict(f"runs:/{run}/instructions.json")
+    assert logged["writer.write"] == "Answer in one word, copied from the passages."
 
 
 @pytest.mark.parametrize("content, message", [
