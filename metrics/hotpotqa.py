@@ -6,7 +6,7 @@ for optimizers that read textual feedback (GEPA, and this project's own): it say
 
 from __future__ import annotations
 
-from metrics.answer import exact_match, f1
+from metrics.answer import exact_match, f1, normalize_answer
 from metrics.retrieval import gold_recall
 
 
@@ -20,6 +20,18 @@ def answer_em(example, prediction, trace=None) -> float:
 
 def evidence_recall(example, prediction, trace=None) -> float:
     return gold_recall(getattr(prediction, "retrieved_ids", []) or [], example.gold_ids)
+
+
+def fresh_queries(example, prediction, trace=None) -> float:
+    """Share of the researcher's follow-up queries that are not the question again (a diagnostic, not a target).
+
+    A copied question retrieves what the first hop already found: with plain DSPy signatures 93 of 100 follow-up
+    queries copied it (issue 5)."""
+    question = normalize_answer(example.question)
+    follow_ups = (getattr(prediction, "queries", None) or [])[1:]
+    if not follow_ups:
+        return 1.0
+    return sum(normalize_answer(q) != question for q in follow_ups) / len(follow_ups)
 
 
 def answer_f1_feedback(example, prediction, trace=None, pred_name=None, pred_trace=None):
@@ -43,4 +55,4 @@ def answer_f1_feedback(example, prediction, trace=None, pred_name=None, pred_tra
     return dspy.Prediction(score=score, feedback=text)
 
 
-PER_EXAMPLE = {"f1": answer_f1, "em": answer_em, "recall": evidence_recall}
+PER_EXAMPLE = {"f1": answer_f1, "em": answer_em, "recall": evidence_recall, "fresh_queries": fresh_queries}

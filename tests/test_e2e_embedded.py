@@ -40,7 +40,7 @@ def test_eval_with_the_embedded_lm_logs_to_mlflow_and_caches(workspace):
     cold = eval_json(env)
     assert {"program", "model", "split", "n", "metrics", "lm_calls", "tokens", "wall_s", "lm_s"} <= set(cold)
     assert cold["program"] == "researcher_writer" and cold["model"] == "local" and cold["n"] == 2
-    assert set(cold["metrics"]) == {"f1", "em", "recall"}
+    assert set(cold["metrics"]) == {"f1", "em", "recall", "fresh_queries"}
     for m in cold["metrics"].values():
         assert m["ci_low"] <= m["mean"] <= m["ci_high"]
     assert cold["lm_calls"] >= 2 * 2 and cold["cache_hits"] == 0  # at least a hop and the writer per question

@@ -68,3 +68,15 @@ def test_feedback_metric_names_the_failing_stage():
     assert "all supporting paragraphs were retrieved" in misread.feedback
     right = answer_f1_feedback(ex, dspy.Prediction(answer="Paris", retrieved_ids=[]))
     assert right.score == 1.0
+
+
+def test_fresh_queries_counts_follow_ups_that_are_not_the_question_again():
+    import dspy
+
+    from metrics.hotpotqa import fresh_queries
+
+    ex = dspy.Example(question="Who directed Alien?", answer="Ridley Scott")
+    copied = dspy.Prediction(queries=["Who directed Alien?", "who directed  alien"])  # case and spacing aside
+    fresh = dspy.Prediction(queries=["Who directed Alien?", "Ridley Scott birth date"])
+    assert fresh_queries(ex, copied) == 0.0 and fresh_queries(ex, fresh) == 1.0
+    assert fresh_queries(ex, dspy.Prediction(queries=["Who directed Alien?"])) == 1.0  # one hop: nothing to copy

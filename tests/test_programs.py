@@ -22,7 +22,7 @@ def test_researcher_writer_spec_loads_its_data_and_builds(hotpot_sample, isolate
     program = spec.build()
     names = [n for n, _ in program.named_predictors()]
     assert names == ["researcher.hop", "writer.write"]
-    assert set(spec.metrics) == {"f1", "em", "recall"}
+    assert set(spec.metrics) == {"f1", "em", "recall", "fresh_queries"}
 
 
 def test_researcher_writer_searches_again_and_the_writer_reads_every_passage(dummy_lm):
