@@ -43,6 +43,8 @@ def compile_compare(data: dict) -> str:
     names = {r["artifact"].rsplit("/", 1)[1]: n for n, r in data["compiles"].items()}
     metric_names = list(comparison["entries"][0]["metrics"])
     per_example = {e["candidate"]: e["per_example"] for e in comparison["entries"]}
+    # A candidate served wholly from the LM cache (a re-run of the comparison) has no cost to show.
+    replayed = {e["candidate"] for e in comparison["entries"] if e["lm_calls"] and e["cache_hits"] == e["lm_calls"]}
     rows = [f"| program | {' | '.join('test ' + m for m in metric_names)} | Δ{target} vs baseline (paired) | "
             "s / example | prompt tokens / example | LM calls (eval) | compile wall s | optimizer LM calls |",
             "|" + "---|" * (len(metric_names) + 7)]
@@ -51,8 +53,10 @@ def compile_compare(data: dict) -> str:
         c = data["compiles"].get(name) or {}
         delta = row.get(f"{target}_vs_baseline")
         rows.append(f"| {name} | {' | '.join(ci(row[m]) for m in metric_names)} | "
-                    f"{format_difference(delta) if delta else '—'} | {row['s_per_example']:.2f} | "
-                    f"{per_example[row['candidate']]['prompt_tokens']:.0f} | {row['lm_calls']} | "
+                    f"{format_difference(delta) if delta else '—'} | "
+                    + ("cached | cached | " if row["candidate"] in replayed else
+                       f"{row['s_per_example']:.2f} | {per_example[row['candidate']]['prompt_tokens']:.0f} | ")
+                    + f"{row['lm_calls']} | "
                     f"{c.get('process_s', '—')} | {c.get('usage', {}).get('optimizer_lm_calls', '—')} |")
     rows.append("")
     agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
