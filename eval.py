@@ -118,6 +118,7 @@ def run(args) -> dict:
     from programs.instructions import read_instructions, with_instructions
 
     spec = programs.resolve(args.program)
+    edits = [(Path(path).stem, read_instructions(path)) for path in args.instructions]  # before the data loads
     # Only the evaluated split is drawn; the others are left empty so a small dataset is no obstacle.
     sizes = cli.split_sizes(args)
     wanted = args.limit if args.limit is not None else getattr(sizes, args.split)
@@ -129,13 +130,8 @@ def run(args) -> dict:
     agent_models = cli.agent_models(args)
     options = cli.program_options(args)  # the baseline's; an artifact is built with the options it was compiled with
     bind_agent_models(spec.make(options), dict.fromkeys(agent_models))  # unknown names fail before any model loads
-    # Hand edits are read and checked against the program's predictors before any model loads.
-    edited = [(Path(path).stem, with_instructions(spec.make(options), read_instructions(path)))
-              for path in args.instructions]
-    names = [name for name, _ in edited]
-    if len(set(names)) < len(names) or "baseline" in names:
-        raise runtime.UserError(f"--instructions files need distinct names other than 'baseline' (their names "
-                                f"label the leaderboard): got {', '.join(names)}")
+    # Hand edits are checked against the program's predictors before any model loads.
+    edited = [(name, with_instructions(spec.make(options), instructions)) for name, instructions in edits]
     pair = lm.configure(args.model, args.prompt_model, args.api_base, args.prompt_api_base, agent_models=agent_models)
 
     # Every candidate runs on the same models (--model, --agent-model), so the leaderboard compares prompts only.
@@ -150,6 +146,10 @@ def run(args) -> dict:
             raise runtime.UserError(f"{source} is a compiled {program.manifest['program']}, not {spec.name}: "
                                     f"pass --program {program.manifest['program']}")
         candidates.append((program.manifest["artifact_id"], program))
+    names = [name for name, _ in candidates]
+    if len(set(names)) < len(names):  # the leaderboard and the paired differences are keyed by name
+        raise runtime.UserError(f"two candidates are named alike ({', '.join(names)}): rename the --instructions "
+                                f"file, or pass each artifact once")
     tracking.setup(spec.name, args.tracking_uri)
 
     params = {"program": spec.name, "model": pair.task_spec.spec, "agent_models": json.dumps(agent_models),

@@ -51,8 +51,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--program", default="researcher_writer")
     p.add_argument("--optimizers", default=None,
-                   help="optimizers to compile with --budget and --extra (default bootstrap,mipro; none when only "
-                        "--reuse is given)")
+                   help="optimizers to compile with --budget and --extra (default bootstrap,mipro; none with "
+                        "--reuse or --edit)")
     p.add_argument("--budget", default="light")
     p.add_argument("--limit", type=int, default=100, help="test examples")
     p.add_argument("--seed", type=int, default=0)
@@ -73,12 +73,18 @@ def main():
                         "bench/edits/hand-written-writer.json")
     p.add_argument("--out", default=None, help="results file name (default: from the program and optimizers)")
     args = p.parse_args()
-    # Only --reuse: re-evaluate those artifacts (e.g. on a larger --limit) without compiling anything new.
-    optimizers = args.optimizers or ("" if args.reuse else "bootstrap,mipro")
+    # Only --reuse or --edit: evaluate those (e.g. on a larger --limit) without compiling anything new.
+    optimizers = args.optimizers if args.optimizers is not None else (
+        "" if args.reuse or args.edit else "bootstrap,mipro")
     arms = [a.split() for a in args.arm] or [[name, "--budget", args.budget, *args.extra.split()]
                                               for name in optimizers.split(",") if name]
     labels = [arm_label(arm) for arm in arms]
     names = [r.split("=")[0] for r in args.reuse] + labels
+    edits = [Path(e).stem for e in args.edit]
+    if set(edits) & set(names):  # the report finds a compile's numbers by its label
+        sys.exit(f"--edit files need names other than the arms' ({', '.join(sorted(set(edits) & set(names)))}): "
+                 f"rename the file")
+    names += edits
     out_name = args.out or f"compile_compare-{args.program}-{'_'.join(names)}.json"
 
     shared = shared_flags(args)

@@ -43,8 +43,11 @@ def compile_compare(data: dict) -> str:
     names = {r["artifact"].rsplit("/", 1)[1]: n for n, r in data["compiles"].items()}
     metric_names = list(comparison["entries"][0]["metrics"])
     per_example = {e["candidate"]: e["per_example"] for e in comparison["entries"]}
-    # A candidate served wholly from the LM cache (a re-run of the comparison) has no cost to show.
-    replayed = {e["candidate"] for e in comparison["entries"] if e["lm_calls"] and e["cache_hits"] == e["lm_calls"]}
+    # A candidate's time and tokens are its cost only when no call came from the LM cache (a re-run, a larger
+    # --limit, an edit that reuses the baseline's researcher calls): otherwise say how much was replayed.
+    replayed = {e["candidate"]: ("cached" if e["cache_hits"] == e["lm_calls"] else
+                                 f"{e['cache_hits'] / e['lm_calls']:.0%} cached")
+                for e in comparison["entries"] if e["lm_calls"] and e["cache_hits"]}
     rows = [f"| program | {' | '.join('test ' + m for m in metric_names)} | Δ{target} vs baseline (paired) | "
             "s / example | prompt tokens / example | LM calls (eval) | compile wall s | optimizer LM calls |",
             "|" + "---|" * (len(metric_names) + 7)]
@@ -54,7 +57,7 @@ def compile_compare(data: dict) -> str:
         delta = row.get(f"{target}_vs_baseline")
         rows.append(f"| {name} | {' | '.join(ci(row[m]) for m in metric_names)} | "
                     f"{format_difference(delta) if delta else '—'} | "
-                    + ("cached | cached | " if row["candidate"] in replayed else
+                    + (f"{replayed[row['candidate']]} | — | " if row["candidate"] in replayed else
                        f"{row['s_per_example']:.2f} | {per_example[row['candidate']]['prompt_tokens']:.0f} | ")
                     + f"{row['lm_calls']} | "
                     f"{c.get('process_s', '—')} | {c.get('usage', {}).get('optimizer_lm_calls', '—')} |")
@@ -75,7 +78,8 @@ def detectable(comparison: dict, target: str) -> str:
     if not widths:
         return ""
     smallest = 2.8 / 3.92 * widths[len(widths) // 2]
-    return f" At this n the comparison detects a paired difference of about ±{smallest:.3f} in {target} (80% power)."
+    return (f" At this n the comparison detects a paired difference of about ±{smallest:.3f} in {target} (80% power; "
+            f"from the median width of the candidates' intervals).")
 
 
 def optimizer_reports(data: dict, key: str):

@@ -26,7 +26,7 @@ def fresh_queries(example, prediction, trace=None) -> float:
     """Share of the researcher's follow-up queries that are not the question again (a diagnostic, not a target).
 
     A copied question retrieves what the first hop already found: with plain DSPy signatures 93 of 100 follow-up
-    queries copied it (issue 5)."""
+    queries copied it (issue 5). With one hop there is no follow-up to copy the question, and it scores 1."""
     question = normalize_answer(example.question)
     follow_ups = (getattr(prediction, "queries", None) or [])[1:]
     if not follow_ups:

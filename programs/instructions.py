@@ -29,6 +29,9 @@ def read_instructions(path: str | Path) -> dict[str, str]:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise UserError(f"{path} does not exist: pass a JSON file of predictor name -> instruction") from None
+    except OSError as exc:
+        raise UserError(f"cannot read {path} ({exc.strerror}): pass a JSON file of predictor name -> instruction") \
+            from None
     except ValueError as exc:
         raise UserError(f"{path} is not valid JSON ({exc}): write an object such as "
                         f'{{"writer.write": "Answer with ..."}}') from None

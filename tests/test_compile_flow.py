@@ -150,19 +150,21 @@ def test_eval_measures_a_hand_edit_of_the_instructions_against_the_program_as_de
     assert logged["writer.write"] == "Answer in one word, copied from the passages."
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"editor.write": "Answer."}', "no predictor named 'editor.write'"),
-    ('{"writer.write": ', "is not valid JSON"),
-    ('["Answer."]', "must be a JSON object of predictor name"),
+@pytest.mark.parametrize("name, content, message", [
+    ("edit", '{"editor.write": "Answer."}', "no predictor named 'editor.write'"),
+    ("edit", '{"writer.write": ', "is not valid JSON"),
+    ("edit", '["Answer."]', "must be a JSON object of predictor name"),
+    ("baseline", '{"writer.write": "Answer."}', "two candidates are named alike"),
 ])
-def test_a_bad_instructions_file_is_one_clear_error(scripted, capsys, tmp_path, content, message):
+def test_a_bad_instructions_file_is_one_clear_error(scripted, capsys, tmp_path, name, content, message):
     import eval as eval_script
 
     uri, _ = scripted
-    edit = tmp_path / "edit.json"
+    edit = tmp_path / f"{name}.json"
     edit.write_text(content)
     with pytest.raises(SystemExit) as exit_:
-        eval_script.main(["--instructions", str(edit), "--split", "test", "--limit", "4", "--tracking-uri", uri])
+        eval_script.main(["--instructions", str(edit), "--baseline", "--split", "test", "--limit", "4",
+                          "--tracking-uri", uri])
     assert exit_.value.code == 2
     assert message in capsys.readouterr().err
 
