@@ -96,13 +96,14 @@ def print_report(r: dict) -> None:
             print(f"  {name}: {verdict}{wins}", file=sys.stderr)
         print(f"  MLflow: run {r['mlflow_run_id']}", file=sys.stderr)
         return
+    from metrics.summary import format_ci
+
     agents = "".join(f", {agent} on {m}" for agent, m in r["agent_models"].items())
     agents += "".join(f", {name}={value}" for name, value in r.get("program_options", {}).items())
     print(f"\n{r['program']} compiled with {r['optimizer']} on {r['model']}{agents} in {r['wall_s'] / 60:.1f} min")
     for name in r["baseline_dev"]:
         bm, cm = r["baseline_dev"][name], r["compiled_dev"][name]
-        print(f"  dev {name:<7} baseline {bm['mean']:.3f} [{bm['ci_low']:.3f}, {bm['ci_high']:.3f}]  ->  "
-              f"compiled {cm['mean']:.3f} [{cm['ci_low']:.3f}, {cm['ci_high']:.3f}]")
+        print(f"  dev {name:<7} baseline {format_ci(bm)}  ->  compiled {format_ci(cm)}")
     if r.get("unchanged"):
         print("  unchanged: the optimizer kept the baseline's instructions and demos (nothing it tried did better)")
     pe = r["per_example"]

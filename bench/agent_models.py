@@ -35,7 +35,7 @@ def main():
     args = p.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from metrics.summary import paired_difference_ci
+    from metrics.summary import format_ci, paired_difference_ci
 
     results, f1 = {}, {}
     for name, flags in CONFIGS.items():
@@ -55,7 +55,7 @@ def main():
     path.write_text(json.dumps(out, indent=2))
     for name, r in results.items():
         m = r["metrics"]
-        print(f"{name:<30} F1 {m['f1']['mean']:.3f} [{m['f1']['ci_low']:.3f}, {m['f1']['ci_high']:.3f}]  "
+        print(f"{name:<30} F1 {format_ci(m['f1'])}  "
               f"recall {m['recall']['mean']:.3f}  {r['per_example']['wall_s']:.1f} s/question  "
               f"ΔF1 vs all 0.5B {r['f1_vs_all_0.5b']['mean']:+.3f}")
     print(f"wrote {path}")

@@ -152,7 +152,7 @@ def agent_models(data: dict) -> str:
     for name, r in data["results"].items():
         m, d = r["metrics"], r["f1_vs_all_0.5b"]
         rows.append(f"| {name} | {ci(m['f1'])} | {ci(m['em'])} | {ci(m['recall'])} | "
-                    f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}] | {r['per_example']['wall_s']:.2f} | "
+                    f"{format_difference(d)} | {r['per_example']['wall_s']:.2f} | "
                     f"{r['per_example']['prompt_tokens']:.0f} | {r['lm_calls']} |")
     first = next(iter(data["results"].values()))
     rows += ["", f"n = {first['n']} {first['split']} questions (fingerprint `{first['fingerprint']}`), uncompiled, "
@@ -169,7 +169,7 @@ def reply_framing(data: dict) -> str:
     d = data["f1_prefill_vs_plain"]
     rows += ["", f"n = {data['n']} {data['split']} questions, {data['model']}, each pass a cold eval.py process, "
                  f"arms alternated {data['repeats']}x. Same answer on {data['same_answers']}/{data['n']}; "
-                 f"ΔF1 {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]; "
+                 f"ΔF1 {format_difference(d)}; "
                  f"time ratio prefill / plain {data['time_ratio']:.2f}. "
                  f"Command: `{data['command']}`."]
     return "\n".join(rows)

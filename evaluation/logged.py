@@ -6,6 +6,7 @@ import json
 
 import tracking
 from evaluation.runner import RunResult, evaluate
+from programs.instructions import instructions_of
 
 
 def log_result(report: dict, result: RunResult) -> None:
@@ -37,5 +38,5 @@ def evaluate_logged(program, examples: list, metrics: dict, *, run_name: str, pa
         report = {**header, **result.summary(seed=seed), "mlflow_run_id": active.info.run_id}
         log_result(report, result)
         # The instructions this candidate ran with: a hand edit or an artifact is then readable from its run.
-        tracking.log_json({n: p.signature.instructions for n, p in program.named_predictors()}, "instructions.json")
+        tracking.log_json(instructions_of(program), "instructions.json")
     return report, result

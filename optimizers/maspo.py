@@ -39,7 +39,7 @@ from dspy.teleprompt import Teleprompter
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
 from optimizers.proposals import Proposer, expected_fields
-from programs.instructions import with_instructions
+from programs.instructions import instructions_of, with_instructions
 
 # The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
@@ -265,7 +265,7 @@ class MASPO(Teleprompter):
     def compile(self, student, *, trainset, valset=None, **kwargs):
         rng = random.Random(self.seed)
         lm = self.task_model or dspy.settings.lm
-        self._seed = {n: p.signature.instructions for n, p in student.named_predictors()}
+        self._seed = instructions_of(student)
         self.current = dict(self._seed)
         self.partner_version = 0  # bumped whenever any agent's accepted prompt changes
         self.turns: list[dict] = []

@@ -37,7 +37,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from optimizers.proposals import Proposer, expected_fields
-from programs.instructions import with_instructions
+from programs.instructions import instructions_of, with_instructions
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
                     "high as possible. Write only the instruction, in square brackets.")
@@ -295,7 +295,7 @@ class OPRO(Teleprompter):
         lm = self.task_model or dspy.settings.lm
         names = [n for n, _ in student.named_predictors()]
         with dspy.context(lm=lm):
-            seed_instructions = {n: p.signature.instructions for n, p in student.named_predictors()}
+            seed_instructions = instructions_of(student)
             score, summary, rows = self._score(student, seed_instructions, sample)
             best = Candidate(seed_instructions, score, 0, "", summary)
             trajectories = {t: [best] for t in (["*"] if self.mode == "joint" else names)}

@@ -9,6 +9,11 @@ from pathlib import Path
 from runtime import UserError
 
 
+def instructions_of(program) -> dict[str, str]:
+    """Each predictor's instruction, by predictor name."""
+    return {name: predictor.signature.instructions for name, predictor in program.named_predictors()}
+
+
 def with_instructions(program, instructions: dict[str, str]):
     """A copy of `program` whose named predictors follow `instructions`; the others keep theirs."""
     names = [name for name, _ in program.named_predictors()]
