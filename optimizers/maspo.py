@@ -41,6 +41,8 @@ from optimizers.judge import PairwiseJudge
 from optimizers.proposals import Proposer, expected_fields
 from programs.instructions import instructions_of, with_instructions
 
+PROPOSALS = ("add_rule", "rewrite", "mixed")
+
 # The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
 
@@ -96,10 +98,13 @@ class MASPO(Teleprompter):
         self.minibatch, self.min_gain, self.label_free = minibatch, min_gain, label_free
         self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
         self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
-        if proposal not in ("add_rule", "rewrite"):
-            raise ValueError(f"proposal must be 'add_rule' or 'rewrite', not {proposal!r}")
+        if proposal not in PROPOSALS:
+            raise ValueError(f"proposal must be one of {', '.join(PROPOSALS)}, not {proposal!r}")
         # add_rule: the prompt model writes one sentence that the candidate appends to its parent. Rewrites are
-        # the paper's; 0.5B and 1.5B prompt models gave the current instruction back in almost every rewrite.
+        # the paper's; 0.5B and 1.5B prompt models gave the current instruction back in almost every rewrite, so
+        # each rewrite's prompt ends with a style tip (optimizers/proposals.py). mixed: per parent, half of the
+        # children are rewrites and half added rules: appended rules alone left the 1.5B writer's answers unchanged
+        # on most minibatches (stop 13: 5 of 11 writer candidates scored exactly as the current prompt).
         self.proposal = proposal
         self.max_calls = max_calls
         self._proposer = Proposer(prompt_model)
@@ -218,7 +223,7 @@ class MASPO(Teleprompter):
 
     # --- proposing ----------------------------------------------------------------------------------------
     def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
-                     negatives: list[tuple[str, dict]]) -> str:
+                     negatives: list[tuple[str, dict]], kind: str) -> str:
         sig = dict(student.named_predictors())[agent].signature
         order = " -> ".join(self.agents)
         lines = [self._job(student, None).split("\n")[0], "",
@@ -252,7 +257,7 @@ class MASPO(Teleprompter):
                              f"{case['current_output'][:200]})\n  final answer became: {case['final_after'][:150]} "
                              f"(was: {case['final_before'][:150]})")
             lines.append("")
-        if self.proposal == "add_rule":
+        if kind == "add_rule":
             lines.append("Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes "
                          "the cases above and makes the program's final answers better. Do not repeat the "
                          "instruction. Write only the new sentence, in square brackets.")
@@ -350,9 +355,8 @@ class MASPO(Teleprompter):
                 break
             children = []
             for parent in beam:
-                meta = self._meta_prompt(student, agent, parent.instruction, examples, base_runs, negatives)
-                extend = parent.instruction if self.proposal == "add_rule" else None
-                for instruction in self._proposer.instructions(meta, self.branch, exclude=tried, extend=extend):
+                for instruction in self._children(student, agent, parent.instruction, examples, base_runs,
+                                                  negatives, tried):
                     tried.add(instruction)
                     before = self._meter.calls
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
@@ -379,6 +383,20 @@ class MASPO(Teleprompter):
                                        "global_delta": round(top.global_delta, 4)})
             self.current[agent] = top.instruction
             self.partner_version += 1
+
+    def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried) -> list[str]:
+        """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
+        kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
+                 "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
+        out = []
+        for kind, n in kinds.items():
+            if not n:
+                continue
+            meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind)
+            out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
+                                               extend=parent if kind == "add_rule" else None,
+                                               tips=kind == "rewrite")
+        return out
 
     def _final_check(self, student, final: dict, valset) -> dict:
         """With labels, ship the optimized prompts only if they beat the seed on validation (the seed wins ties)."""
@@ -454,7 +472,7 @@ class Maspo(Recipe):
         rounds = MAX_ROUNDS if budget.max_calls else 1
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
-                     "proposal": "add_rule", "max_calls": budget.max_calls},
+                     "proposal": "mixed", "max_calls": budget.max_calls},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -475,6 +493,6 @@ class Maspo(Recipe):
                           depth=p["depth"], patience=p["patience"], rounds=p["rounds"], minibatch=p["minibatch"],
                           min_gain=p["min_gain"], label_free=ctx.label_free,
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
-                          seed=ctx.seed, proposal=p.get("proposal", "add_rule"), on_iteration=log,
+                          seed=ctx.seed, proposal=p.get("proposal", "mixed"), on_iteration=log,
                           max_calls=p.get("max_calls"))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -17,9 +17,11 @@ exemplars shown are diverse (successes, failures, partial answers), `jobs` (para
 (repeat each example to average noise), `summary_evaluators` and `compute_score` (fold them into the score),
 and always continuing from the best instructions so far.
 
-Two additions to the paper's meta-prompt, both for weak (1-2B) prompt models: `show_summary` adds the best
-instructions' summary metrics and, for a classifier, how often each class was output and expected; and near
-copies of instructions already scored are not scored again. The final choice always includes the seed.
+Three additions to the paper's meta-prompt, all for weak (1-2B) prompt models: `show_summary` adds the best
+instructions' summary metrics and, for a classifier, how often each class was output and expected; `tips` ends
+each sample's meta-prompt with a different style tip (optimizers/proposals.py), so a step's 8 samples are not 8
+paraphrases; and near copies of instructions already scored are not scored again. The final choice always
+includes the seed and, in sequential mode, each predictor's best candidate.
 `max_program_runs` stops the loop before a candidate the run budget cannot afford. The result (`OPRO.result`)
 keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
 and a `summary()` table.
@@ -158,7 +160,7 @@ class OPRO(Teleprompter):
                  summary_evaluators: dict[str, Callable] | None = None,
                  compute_score: Callable[[dict], float] | None = None, seed: int = 0,
                  on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None,
-                 show_summary: bool = True, max_program_runs: int | None = None):
+                 show_summary: bool = True, max_program_runs: int | None = None, tips: bool = True):
         if mode not in ("sequential", "joint"):
             raise ValueError(f"mode must be 'sequential' or 'joint', not {mode!r}")
         self.metric, self.prompt_model, self.task_model = metric, prompt_model, task_model
@@ -169,7 +171,7 @@ class OPRO(Teleprompter):
         self.jobs, self.runs_per_record = jobs, runs_per_record
         self.summary_evaluators, self.compute_score = summary_evaluators or {}, compute_score
         self.seed, self.on_iteration, self.task_description = seed, on_iteration, task_description
-        self.show_summary = show_summary
+        self.show_summary, self.tips = show_summary, tips
         # A budget of program runs (scoring and the final validation): the loop stops before a candidate it cannot
         # afford, so steps that drop unusable or repeated proposals leave room for more steps, not unspent budget.
         self.max_program_runs, self.runs_spent = max_program_runs, 0
@@ -273,9 +275,10 @@ class OPRO(Teleprompter):
             # learn nothing (the 1.5B model often changes one word).
             exclude = [base[target], *(c.instructions[target] for c in scored)]
             return [{**base, target: instruction} for instruction in
-                    self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude)]
+                    self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude,
+                                                tips=self.tips)]
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
-        for text in self._proposer.sample(meta_prompt, self.candidates_per_step):
+        for text in self._proposer.sample(meta_prompt, self.candidates_per_step, tips=self.tips):
             new = {}
             for name in base:
                 match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
@@ -355,13 +358,20 @@ class OPRO(Teleprompter):
         """The best few on the training sample, and the seed, compared on validation; the seed wins ties.
 
         A small training sample ranks by noise: on hallucination (13 examples, 1.5B proposer) the top candidate
-        was an example pasted as an instruction, worse than the seed on validation. The seed's validation
-        score is the baseline evaluation compile.py has just run, so it is usually served by the LM cache."""
+        was an example pasted as an instruction, worse than the seed on validation. The finalists are each
+        predictor's best first, then the best overall: on researcher_writer both finalists were researcher
+        paraphrases (ties on 8 questions go to the earlier step) and no writer candidate was ever validated. The
+        seed's validation score is the baseline evaluation compile.py has just run, usually served by the cache."""
         unique = {}
         for c in sorted(candidates, key=lambda c: -c.score):
             unique.setdefault(tuple(sorted(c.instructions.items())), c)
         seed = next(c for c in candidates if c.iteration == 0)
-        finalists = [c for c in list(unique.values())[: self.final_candidates] if c is not seed]
+        ranked = [c for c in unique.values() if c is not seed]
+        per_target = list({c.target: c for c in reversed(ranked)}.values())  # each target's best
+        finalists = []
+        for c in [*sorted(per_target, key=lambda c: -c.score), *ranked]:
+            if len(finalists) < self.final_candidates and all(c is not f for f in finalists):
+                finalists.append(c)
         if not valset:
             return max([*finalists, seed], key=lambda c: (c.score, c is seed))
         finalists.append(seed)

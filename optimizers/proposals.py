@@ -2,6 +2,11 @@
 
 Each sample gets its own `rollout_id`, so samples at temperature 1.0 differ from each other and each one is
 still cached: a resumed compile replays the same proposals for free.
+
+With `tips`, each sample's prompt ends with a different style tip (MIPROv2's grounded proposer draws one per
+proposal the same way). Without them a 1.5B prompt model paraphrases the instruction it was shown: OPRO's
+researcher_writer trajectory (stop 13) was paraphrases of the docstring, and the one optimizer that found a
+better writer instruction at the same budget was the one whose proposals differed in kind.
 """
 
 from __future__ import annotations
@@ -10,6 +15,17 @@ import difflib
 import re
 
 import dspy
+
+
+TIPS = (
+    "",
+    "Keep the instruction short and plain.",
+    "Be creative: take an approach none of the instructions above takes.",
+    "Make the instruction precise: say exactly what a good output looks like and what to avoid.",
+    'Begin the instruction with a persona that fits the task ("You are a ...").',
+    "Look at the cases where the program failed and write an instruction that would have avoided them.",
+    "Make the instruction different in wording and structure from the ones above.",
+)
 
 
 def bracketed(text: str) -> str:
@@ -35,23 +51,26 @@ class Proposer:
         self.lm, self.temperature, self.max_tokens = lm, temperature, max_tokens
         self.samples = 0  # the rollout counter: distinct samples, reproducible across a resume
 
-    def sample(self, prompt: str, n: int) -> list[str]:
+    def sample(self, prompt: str, n: int, tips: bool = False) -> list[str]:
         lm = self.lm or dspy.settings.lm
         texts = []
         for _ in range(n):
             self.samples += 1
-            reply = lm(messages=[{"role": "user", "content": prompt}], temperature=self.temperature,
+            tip = TIPS[self.samples % len(TIPS)] if tips else ""  # rotating: a step's samples get different tips
+            content = f"{prompt}\n\n{tip}" if tip else prompt
+            reply = lm(messages=[{"role": "user", "content": content}], temperature=self.temperature,
                        rollout_id=self.samples, max_tokens=self.max_tokens)[0]
             texts.append(reply if isinstance(reply, str) else reply.get("text", ""))
         return texts
 
-    def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None) -> list[str]:
+    def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None,
+                     tips: bool = False) -> list[str]:
         """Up to n new instructions (bracketed in the replies), none a near copy of another or of `exclude`.
 
         With `extend`, each reply is one sentence appended to that instruction (a minimal edit) instead of a
         whole new instruction."""
         out = []
-        for text in self.sample(prompt, n):
+        for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
             if not proposal or (extend is not None and near_copy(proposal, extend, 0.6)):
                 continue  # nothing usable, or the instruction itself given back instead of a sentence to add
