@@ -111,6 +111,20 @@ def test_a_proposed_rule_is_appended_and_an_echoed_instruction_is_dropped(exampl
         MASPO(exact, proposal="append")
 
 
+def test_mixed_proposals_are_one_tip_led_rewrite_and_one_added_rule_per_parent(examples):
+    seed = Search.instructions
+    lm = ToyLM(["GOOD: name the entity.", "be brief.", "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+                  proposal="mixed")
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
+    assert searched == ["GOOD: name the entity.", f"{seed} be brief."]  # the rewrite stands alone
+    rewrite, rule = lm.meta_prompts[:2]
+    assert "Write a new instruction for this agent" in rewrite and "Write ONE short sentence" in rule
+    assert rewrite.rstrip().endswith(".") and not rewrite.rstrip().endswith("square brackets.")  # a tip follows
+    assert rule.rstrip().endswith("square brackets.")  # no tip: it asks for one sentence
+
+
 def test_hard_negatives_reach_the_upstream_proposer_on_its_next_turn(examples):
     lm = ToyLM(["BAIT: write fancy queries.", "Also fancy: BAIT again.", "x1 answer", "x2 answer",
                 "third searcher", "fourth searcher"])

@@ -227,3 +227,39 @@ def test_near_copies_within_one_step_are_scored_once():
                 train_sample=4)
     opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
     assert len(opro.result.history[1].candidates) == 1
+
+
+def test_each_sample_of_a_step_ends_with_a_different_style_tip():
+    from optimizers.proposals import TIPS
+
+    proposer = ProposerLM()
+    OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=4, max_iterations=1,
+         train_sample=4).compile(dspy.Predict("question -> answer"), trainset=DATA)
+    tails = [next((t for t in TIPS if t and p.endswith(t)), "") for p in proposer.prompts]
+    assert len(proposer.prompts) == 4 and len(set(tails)) == 4
+    plain = ProposerLM()
+    OPRO(exact, prompt_model=plain, task_model=TaskLM(), candidates_per_step=4, max_iterations=1, train_sample=4,
+         tips=False).compile(dspy.Predict("question -> answer"), trainset=DATA)
+    assert len(set(plain.prompts)) == 1
+
+
+def test_the_final_check_validates_each_predictors_best_candidate():
+    class TwoSteps(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = dspy.Predict("question -> answer")
+            self.b = dspy.Predict("question -> answer")
+
+        def forward(self, question):
+            self.a(question=question)
+            return self.b(question=question)
+
+    class Distinct(ProposerLM):
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            return [f"[Answer in few words, version {kwargs['rollout_id']}.]"]
+
+    opro = OPRO(exact, prompt_model=Distinct(), task_model=TaskLM(), candidates_per_step=2, max_iterations=1,
+                train_sample=4, final_candidates=2)
+    opro.compile(TwoSteps(), trainset=DATA, valset=DATA[:2])
+    # Every candidate ties on training (0.0); the two best overall would both be step a's, scored first.
+    assert sorted(c.target for c in opro.result.final_choice) == ["", "a", "b"]  # the seed, a's best, b's best
