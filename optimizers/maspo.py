@@ -87,7 +87,7 @@ class MASPO(Teleprompter):
                  minibatch: int = 8, min_gain: float | None = None, label_free: bool = False,
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
-                 proposal: str = "add_rule", on_iteration: Callable | None = None, max_calls: int | None = None):
+                 proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric

@@ -102,7 +102,8 @@ def test_a_local_win_that_hurts_downstream_is_a_misalignment_and_is_not_accepted
 def test_a_proposed_rule_is_appended_and_an_echoed_instruction_is_dropped(examples):
     seed = Search.instructions
     lm = ToyLM([seed.upper(), "GOOD: name the entity.", "Answer plainly.", "Answer briefly."])
-    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1)
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+                  proposal="add_rule")
     report = maspo.compile(Toy(), trainset=examples).optimizer_report
     searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
     assert searched == [f"{seed} GOOD: name the entity."]  # the echo (in capitals) was no proposal
@@ -131,8 +132,10 @@ def test_hard_negatives_reach_the_upstream_proposer_on_its_next_turn(examples):
     maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, rounds=2,
                   patience=1)
     maspo.compile(Toy(), trainset=examples)
-    later = list(dict.fromkeys(m for m in lm.meta_prompts if "agent 'searcher'" in m))[1:]
-    assert later and "made the agents after it do worse" in later[0] and "BAIT: write fancy queries." in later[0]
+    first_answerer = next(i for i, m in enumerate(lm.meta_prompts) if "agent 'answerer'" in m)
+    later = [m for m in lm.meta_prompts[first_answerer:] if "agent 'searcher'" in m]  # the searcher's next turn
+    assert later and all("made the agents after it do worse" in m and "BAIT: write fancy queries." in m
+                         for m in later)
 
 
 def test_a_downstream_candidate_reruns_only_from_its_agent(examples):
