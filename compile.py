@@ -45,6 +45,9 @@ def parse_args(argv=None):
     o.add_argument("--alias", default=None, help="also point this registered-model alias (e.g. production) at it")
     o.add_argument("--resume", action="store_true",
                    help="continue the newest interrupted compile of this program and model, with its settings")
+    o.add_argument("--optimizer-seed", type=int, default=None,
+                   help="seed of the optimizer's own choices (default: --seed); vary it with the data fixed to see "
+                        "how much a result owes to the draw")
     o.add_argument("--max-errors", type=int, default=None,
                    help="abort an evaluation when more examples fail (default: only when the first 5 all fail)")
     args = parser.parse_args(argv)
@@ -125,6 +128,12 @@ def describe_estimate(e: dict, recipe, budget) -> str:
             f"~{e['prompt_tokens'] + e['completion_tokens']:,} tokens, {money}{wall} (cached calls cost nothing)")
 
 
+def optimizer_seed(args) -> int:
+    """The optimizer's seed: --optimizer-seed, else --seed (which also draws the data splits)."""
+    seed = getattr(args, "optimizer_seed", None)  # None in a compile interrupted before the flag existed
+    return args.seed if seed is None else seed
+
+
 def check_logs_flags(args, recipe) -> None:
     if recipe.needs_logs and not args.from_logs:
         raise UserError(f"--optimizer {recipe.name} learns from logs: add --from-logs FILE.jsonl or an MLflow "
@@ -153,7 +162,7 @@ def run_prompt_list(args) -> dict:
     with tracking.run(f"optimize-prompts-{pair.prompt_spec.label}", tags={"kind": "optimize-prompts"}) as active:
         mlflow.log_params({"optimizer": "trajectories", "prompt_model": pair.prompt_spec.spec,
                            "prompts": args.prompts, "from_logs": args.from_logs, "trajectories": len(trajectories)})
-        optimizer = TrajectoryOptimizer(pair.prompt, pair.task, seed=args.seed)
+        optimizer = TrajectoryOptimizer(pair.prompt, pair.task, seed=optimizer_seed(args))
         updated = optimizer.optimize(trajectories, prompts)
         mlflow.log_dict(optimizer.report, "report.json")
         mlflow.log_dict({"before": prompts, "after": updated}, "prompts.json")
@@ -232,7 +241,7 @@ def run(args) -> dict:
             mlflow.log_params({"program": spec.name, "optimizer": recipe.name, "budget": budget.name,
                                "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
                                "agent_models": json.dumps(pair.agent_models()), "seed": args.seed,
-                               "program_options": json.dumps(options),
+                               "optimizer_seed": optimizer_seed(args), "program_options": json.dumps(options),
                                "compile_id": compile_id, "label_free": args.label_free,
                                **splits.describe(),
                                **{f"opt.{k}": v for k, v in plan.params.items()}})
@@ -254,7 +263,7 @@ def run(args) -> dict:
         meter = LMMeter()
         trials = TrialLogger(run_id, full_size=len(valset), start_step=state.get("trial_steps_logged", 0))
         ctx = optimizers.CompileContext(metric=spec.metric, feedback_metric=spec.feedback_metric,
-                                        task_lm=pair.task, prompt_lm=pair.prompt, seed=args.seed,
+                                        task_lm=pair.task, prompt_lm=pair.prompt, seed=optimizer_seed(args),
                                         threads=args.threads, summary_evaluators=spec.summary_evaluators,
                                         compute_score=spec.compute_score, label_free=args.label_free,
                                         from_logs=args.from_logs,
@@ -298,7 +307,8 @@ def run(args) -> dict:
             "task_model": pair.task_spec.spec, "prompt_model": pair.prompt_spec.spec,
             "agent_models": pair.agent_models(),  # agents that run on their own model; load_compiled binds them
             "api_base": None if pair.task_spec.is_local else pair.task_spec.api_base,
-            "seed": args.seed, "label_free": args.label_free, "splits": splits.describe(),
+            "seed": args.seed, "optimizer_seed": optimizer_seed(args), "label_free": args.label_free,
+            "splits": splits.describe(),
             "scores": {"baseline_dev": baseline["metrics"], "compiled_dev": compiled["metrics"]},
             "target_metric": next(iter(spec.metrics)),
             "usage": usage_report, "optimize_wall_s": round(opt_s, 1),

@@ -40,10 +40,13 @@ def shared_flags(args) -> list[str]:
 
 
 def arm_label(arm: list[str]) -> str:
-    """The optimizer, plus the flags that make it another method: `maspo-label-free`, `opro@local-1.5b`."""
+    """The optimizer, plus the flags that make it another method or another draw: `maspo-label-free`,
+    `opro@local-1.5b`, `mipro-instructions@local-1.5b-seed1` (--optimizer-seed 1)."""
     label = "-".join([arm[0], *(f.lstrip("-") for f in arm[1:] if f == "--label-free")])
     if "--prompt-model" in arm[:-1]:
         label += "@" + arm[arm.index("--prompt-model") + 1]
+    if "--optimizer-seed" in arm[:-1]:
+        label += "-seed" + arm[arm.index("--optimizer-seed") + 1]
     return label
 
 

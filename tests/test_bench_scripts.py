@@ -45,3 +45,12 @@ def test_the_report_states_the_smallest_difference_a_comparison_detects():
     comparison = {"leaderboard": [row(-0.04, 0.10), {}, row(0.0, 0.0), row(-0.07, 0.07), row(-0.10, 0.10)]}
     assert "about ±0.100 in f1" in detectable(comparison, "f1")
     assert detectable({"leaderboard": [row(0.0, 0.0)]}, "f1") == ""  # every candidate kept the baseline
+
+
+def test_an_arm_is_labelled_by_the_flags_that_make_it_another_method_or_draw():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from compile_compare import arm_label
+
+    assert arm_label(["maspo", "--label-free", "--prompt-model", "local-1.5b"]) == "maspo-label-free@local-1.5b"
+    assert arm_label(["mipro-instructions", "--optimizer-seed", "1", "--budget", "medium"]) == \
+        "mipro-instructions-seed1"

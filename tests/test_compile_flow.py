@@ -99,6 +99,17 @@ def test_same_seed_same_program_and_never_an_overwrite(scripted):
     assert hashes[0] != hashes[2], "seed 0 is a seed like any other: seed 1 draws other training examples"
 
 
+def test_the_optimizer_seed_varies_the_optimizer_not_the_data(scripted):
+    from pathlib import Path
+
+    uri, root = scripted
+    args = ["--train-size", "6", "--val-size", "2", "--tracking-uri", uri, "--seed", "0"]
+    plain = read_verified(Path(compile_script.main(args)["artifact"]))
+    varied = read_verified(Path(compile_script.main([*args, "--optimizer-seed", "1"])["artifact"]))
+    assert (plain["optimizer_seed"], varied["optimizer_seed"]) == (0, 1) and varied["seed"] == 0
+    assert varied["splits"] == plain["splits"]  # the same train, dev and test examples
+
+
 def test_a_tampered_artifact_is_refused(scripted):
     from runtime import UserError
 
