@@ -190,8 +190,11 @@ def run(args) -> dict:
     tracking.flush_traces()
     if args.out:
         write_table(rows, Path(args.out))
+    # Each candidate's target metric per test example, in one order: paired analyses need no MLflow store
+    # (bench/selection_power.py: how often a sample of n questions would rank a program above the baseline).
+    paired = {"metric": target, "scores": {n: [round(v, 4) for v in vs] for n, vs in per_example.items()}}
     return {**header, "n": len(examples), "entries": reports, "leaderboard": board, "leaderboard_text": text,
-            "mlflow_run_id": parent.info.run_id}
+            "paired_scores": paired, "mlflow_run_id": parent.info.run_id}
 
 
 main = cli.command(parse_args, run, print_report)

@@ -1,5 +1,6 @@
 """Every benchmark starts as a script from any folder: its imports resolve and `--help` runs nothing else."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,27 @@ def test_an_arm_is_labelled_by_the_flags_that_make_it_another_method_or_draw():
     assert arm_label(["maspo", "--label-free", "--prompt-model", "local-1.5b"]) == "maspo-label-free@local-1.5b"
     assert arm_label(["mipro-instructions", "--optimizer-seed", "1", "--budget", "medium"]) == \
         "mipro-instructions-seed1"
+
+
+def test_selection_power_counts_the_samples_that_rank_a_program_above_the_baseline(tmp_path):
+    scores = {"baseline": [0.0, 1.0, 0.0, 1.0], "always-better": [1.0, 1.0, 1.0, 1.0],
+              "kept-seed": [0.0, 1.0, 0.0, 1.0], "one-worse": [0.0, 0.0, 0.0, 1.0]}
+    source = tmp_path / "cmp.json"
+    source.write_text(json.dumps({"comparison": {"paired_scores": {"metric": "f1", "scores": scores}}}))
+    script = Path(__file__).resolve().parents[1] / "bench" / "selection_power.py"
+    done = subprocess.run([sys.executable, str(script), str(source), "--sizes", "1,4", "--draws", "200"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = {r["candidate"]: r for r in json.loads((tmp_path / "selection_power-cmp.json").read_text())["rows"]}
+    assert set(rows) == {"always-better", "one-worse"}  # a program identical to the seed is no candidate
+    assert rows["always-better"]["samples"]["4"] == {"above": 1.0, "tie": 0.0}
+    assert rows["one-worse"]["samples"]["4"] == {"above": 0.0, "tie": 0.0}
+    assert 0.6 < rows["one-worse"]["samples"]["1"]["tie"] < 0.9  # 3 of 4 questions tie
+
+
+def test_selection_power_explains_a_results_file_without_paired_scores(tmp_path):
+    (tmp_path / "old.json").write_text(json.dumps({"comparison": {"entries": []}}))
+    script = Path(__file__).resolve().parents[1] / "bench" / "selection_power.py"
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "old.json")], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "has no paired_scores" in done.stderr and "re-run its command" in done.stderr

@@ -134,6 +134,11 @@ def test_eval_compares_artifacts_with_the_baseline(scripted, capsys):
     assert {row["candidate"] for row in out["leaderboard"]} == {e["candidate"] for e in out["entries"]}
     compiled_row = next(r for r in out["leaderboard"] if r["candidate"] != "baseline")
     assert "f1_vs_baseline" in compiled_row
+    paired = out["paired_scores"]  # per test example, in one order, for analyses without the MLflow store
+    assert paired["metric"] == "f1" and set(paired["scores"]) == {e["candidate"] for e in out["entries"]}
+    mean = next(e for e in out["entries"] if e["candidate"] == "baseline")["metrics"]["f1"]["mean"]
+    assert len(paired["scores"]["baseline"]) == 4 and sum(paired["scores"]["baseline"]) / 4 == pytest.approx(mean,
+                                                                                                        abs=1e-3)
     mlflow.set_tracking_uri(uri)
     files = {a.path for a in mlflow.MlflowClient().list_artifacts(result["mlflow_run_id"])}
     assert {"leaderboard.md", "leaderboard.json"} <= files
