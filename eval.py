@@ -57,10 +57,12 @@ def write_table(rows: list[dict], path: Path) -> None:
 
 
 def print_one(report: dict) -> None:
+    from metrics.summary import format_ci
+
     print(f"{report.get('candidate', report['program'])} on {report['split']} (n={report['n']}, "
           f"model {report['model']})")
     for name, m in report["metrics"].items():
-        print(f"  {name:<8} {m['mean']:.3f}  [{m['ci_low']:.3f}, {m['ci_high']:.3f}]")
+        print(f"  {name:<8} {format_ci(m)}")
     tok = report["tokens"]
     print(f"  LM calls {report['lm_calls']} ({report['cache_hits']} from cache), tokens {tok['prompt']} prompt + "
           f"{tok['completion']} completion, errors {report['errors']}")

@@ -21,6 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the project's packages (not installed into site-packages)
+
+from metrics.summary import format_ci  # noqa: E402
 
 
 def run_eval(args, cache_dir: str) -> tuple[dict, float]:
@@ -61,8 +64,7 @@ def main():
     (results / "eval_baseline.json").write_text(json.dumps(out, indent=2))
     for name in ("cold", "warm"):
         r = out[name]
-        metrics = ", ".join(f"{k} {v['mean']:.3f} [{v['ci_low']:.3f}, {v['ci_high']:.3f}]"
-                            for k, v in r["metrics"].items())
+        metrics = ", ".join(f"{k} {format_ci(v)}" for k, v in r["metrics"].items())
         print(f"{name}: n={r['n']} {metrics}; LM calls {r['lm_calls']} ({r['cache_hits']} cached); tokens "
               f"{r['tokens']['prompt']}+{r['tokens']['completion']}; wall {r['wall_s']:.1f}s, LM {r['lm_s']:.1f}s, "
               f"overhead {r['overhead_share']:.2%}; {r['per_example']['wall_s']:.2f}s and "
