@@ -66,3 +66,13 @@ def test_other_lms_get_plain_chat_adapter_messages():
     assert run(lm).answer == "Paris"
     messages, kwargs = lm.requests[0]
     assert messages[-1]["role"] == "user" and "stop" not in kwargs
+
+
+def test_mipros_lenient_proposal_adapter_keeps_the_programs_reply_framing():
+    from optimizers.lenient_adapter import LenientProposalAdapter
+
+    lm = ServerLM("[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]")
+    with dspy.context(lm=lm, adapter=LenientProposalAdapter()):
+        assert dspy.Predict(Answer)(question="Capital of France?").answer == "Paris"
+    messages, kwargs = lm.requests[0]
+    assert messages[-1] == {"role": "assistant", "content": "[[ ## answer ## ]]\n"}  # prefilled, as in evaluation
