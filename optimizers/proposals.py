@@ -5,8 +5,8 @@ still cached: a resumed compile replays the same proposals for free.
 
 With `tips`, each sample's prompt ends with a different style tip (MIPROv2's grounded proposer draws one per
 proposal the same way). Without them a 1.5B prompt model paraphrases the instruction it was shown: OPRO's
-researcher_writer trajectory (stop 13) was paraphrases of the docstring, and the one optimizer that found a
-better writer instruction at the same budget was the one whose proposals differed in kind.
+researcher_writer trajectory at 600 calls was paraphrases of the program's docstring, while MIPROv2's proposals,
+which differed in kind, found a better writer instruction at the same budget (README, Results).
 """
 
 from __future__ import annotations
