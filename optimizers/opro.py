@@ -22,6 +22,10 @@ instructions' summary metrics and, for a classifier, how often each class was ou
 each sample's meta-prompt with a different style tip (optimizers/proposals.py), so a step's 8 samples are not 8
 paraphrases; and near copies of instructions already scored are not scored again. The final choice always
 includes the seed and, in sequential mode, each predictor's best candidate.
+With `race=n` (compile.py's recipe: 8) a candidate is scored on the first n sample examples, then on twice as
+many, and so on, only while it stays ahead of the best so far on the same examples (MIPROv2 likewise scores on
+minibatches and fully evaluates only the promising): a step can try 8 candidates at the cost of ~3 full scorings,
+and only a candidate ahead on the whole sample becomes the best or a finalist.
 `max_program_runs` stops the loop before a candidate the run budget cannot afford. The result (`OPRO.result`)
 keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
 and a `summary()` table.
@@ -53,6 +57,7 @@ class Candidate:
     target: str  # the predictor it changed ("*" for joint proposals, "" for the seed)
     summary: dict = field(default_factory=dict)
     val_score: float | None = None
+    examples: int = 0  # training examples it was scored on (fewer than the sample when the race dropped it)
 
 
 @dataclass
@@ -160,7 +165,8 @@ class OPRO(Teleprompter):
                  summary_evaluators: dict[str, Callable] | None = None,
                  compute_score: Callable[[dict], float] | None = None, seed: int = 0,
                  on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None,
-                 show_summary: bool = True, max_program_runs: int | None = None, tips: bool = True):
+                 show_summary: bool = True, max_program_runs: int | None = None, tips: bool = True,
+                 race: int | None = None):
         if mode not in ("sequential", "joint"):
             raise ValueError(f"mode must be 'sequential' or 'joint', not {mode!r}")
         self.metric, self.prompt_model, self.task_model = metric, prompt_model, task_model
@@ -171,7 +177,7 @@ class OPRO(Teleprompter):
         self.jobs, self.runs_per_record = jobs, runs_per_record
         self.summary_evaluators, self.compute_score = summary_evaluators or {}, compute_score
         self.seed, self.on_iteration, self.task_description = seed, on_iteration, task_description
-        self.show_summary, self.tips = show_summary, tips
+        self.show_summary, self.tips, self.race = show_summary, tips, race
         # A budget of program runs (scoring and the final validation): the loop stops before a candidate it cannot
         # afford, so steps that drop unusable or repeated proposals leave room for more steps, not unspent budget.
         self.max_program_runs, self.runs_spent = max_program_runs, 0
@@ -179,8 +185,8 @@ class OPRO(Teleprompter):
         self._proposer = Proposer(prompt_model, temperature)
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _score(self, student, instructions: dict[str, str], examples: list) -> tuple[float, dict, list]:
-        """Mean metric (or `compute_score` of the summary evaluators) of the program with these instructions."""
+    def _run(self, student, instructions: dict[str, str], examples: list) -> list:
+        """(example, prediction or None, metric) rows of the program with these instructions."""
         program = with_instructions(student, instructions)
         rows = []
         for run in range(self.runs_per_record):
@@ -193,10 +199,54 @@ class OPRO(Teleprompter):
             rows += [(ex, pred if isinstance(pred, dspy.Prediction) else None, float(score))
                      for ex, pred, score in evaluation.results]
         self.runs_spent += len(examples) * self.runs_per_record
+        return rows
+
+    def _summarize(self, rows: list) -> tuple[float, dict]:
+        """The mean metric, the summary evaluators, and the score (`compute_score` of them, if given)."""
         summary = {"score": sum(r[2] for r in rows) / max(len(rows), 1)}
         summary.update({name: fn(rows) for name, fn in self.summary_evaluators.items()})
-        score = float(self.compute_score(summary)) if self.compute_score else summary["score"]
-        return score, summary, rows
+        return (float(self.compute_score(summary)) if self.compute_score else summary["score"]), summary
+
+    def _score(self, student, instructions: dict[str, str], examples: list) -> tuple[float, dict, list]:
+        rows = self._run(student, instructions, examples)
+        return (*self._summarize(rows), rows)
+
+    def rungs(self, n: int) -> list[int]:
+        """How many sample examples a candidate has been scored on at each check of the race: doubling from
+        `race` to the whole sample (8, 16, 24 for 24); the whole sample at once without a race."""
+        if not self.race or self.race >= n:
+            return [n]
+        sizes = [self.race]
+        while sizes[-1] < n:
+            sizes.append(min(2 * sizes[-1], n))
+        return sizes
+
+    def _race(self, student, instructions: dict[str, str], sample: list, best: Candidate, best_rows: list,
+              affordable: Callable[[int], bool]) -> tuple[float, dict, list, int] | None:
+        """Scores a candidate on growing prefixes of the sample while it stays ahead of the best so far on the
+        same examples (successive halving in the style of MIPROv2's minibatches, on the paired difference).
+
+        A candidate dropped after n examples is given the best's score plus its paired difference on those n: an
+        estimate on the best's scale, so the meta-prompt's ascending order stays meaningful. On 8 questions one
+        flipped answer is 0.125: researcher_writer's OPRO (600 calls, 8-example sample) made a researcher
+        paraphrase its best at 0.458 vs the seed's 0.375, and it lost to the seed on validation. None when the
+        budget cannot afford the first rung."""
+        rows, done = [], 0
+        for size in self.rungs(len(sample)):
+            if not affordable(size - done):
+                break
+            rows += self._run(student, instructions, sample[done:size])
+            done = size
+            score, summary = self._summarize(rows)
+            if done == len(sample):
+                return score, summary, rows, done
+            prefix = {id(ex) for ex in sample[:done]}
+            best_prefix, _ = self._summarize([r for r in best_rows if id(r[0]) in prefix])
+            if score <= best_prefix:
+                break
+        if not done:
+            return None
+        return best.score + score - best_prefix, summary, rows, done
 
     # --- the meta-prompt -----------------------------------------------------------------------------------
     def _task_text(self, student, target: str) -> str:
@@ -300,14 +350,15 @@ class OPRO(Teleprompter):
         with dspy.context(lm=lm):
             seed_instructions = instructions_of(student)
             score, summary, rows = self._score(student, seed_instructions, sample)
-            best = Candidate(seed_instructions, score, 0, "", summary)
+            best = Candidate(seed_instructions, score, 0, "", summary, examples=len(sample))
             trajectories = {t: [best] for t in (["*"] if self.mode == "joint" else names)}
             self.result.best, self.result.best_iteration = best, 0
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
             reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
 
-            def affordable() -> bool:
-                next_total = self.runs_spent + len(sample) * self.runs_per_record + reserve
+            def affordable(examples: int | None = None) -> bool:
+                first = self.rungs(len(sample))[0] if examples is None else examples
+                next_total = self.runs_spent + first * self.runs_per_record + reserve
                 return self.max_program_runs is None or next_total <= self.max_program_runs
 
             self.result.stopped = "max_iterations"
@@ -318,13 +369,15 @@ class OPRO(Teleprompter):
                     meta = self._meta_prompt(student, target, trajectories[target], best.summary, rows, rng)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
-                        if not affordable():
+                        raced = self._race(student, instructions, sample, best, rows, affordable)
+                        if raced is None:
                             break
-                        s, summ, r = self._score(student, instructions, sample)
-                        scored.append((Candidate(instructions, s, iteration, target, summ), r))
+                        s, summ, r, n = raced
+                        scored.append((Candidate(instructions, s, iteration, target, summ, examples=n), r))
                     trajectories[target] += [c for c, _ in scored]
-                    if scored:
-                        top, top_rows = max(scored, key=lambda pair: pair[0].score)
+                    whole = [(c, r) for c, r in scored if c.examples == len(sample)]  # only these can lead
+                    if whole:
+                        top, top_rows = max(whole, key=lambda pair: pair[0].score)
                         if top.score > best.score:  # always continue from the best so far
                             best, rows = top, top_rows
                             self.result.best, self.result.best_iteration = best, iteration
@@ -345,7 +398,8 @@ class OPRO(Teleprompter):
     def report(self) -> dict:
         """The trajectory (every scored candidate, per step) and the summary table, for the artifact's manifest."""
         steps = [{"iteration": h.iteration, "target": h.target or "seed", "best_score": h.best_score,
-                  "candidates": [{"score": c.score, "instruction": c.instructions.get(c.target, c.instructions)}
+                  "candidates": [{"score": c.score, "examples": c.examples,
+                                  "instruction": c.instructions.get(c.target, c.instructions)}
                                  for c in h.candidates]} for h in self.result.history]
         finalists = [{"train_score": c.score, "val_score": c.val_score, "instructions": c.instructions}
                      for c in self.result.final_choice]
@@ -366,7 +420,8 @@ class OPRO(Teleprompter):
         for c in sorted(candidates, key=lambda c: -c.score):
             unique.setdefault(tuple(sorted(c.instructions.items())), c)
         seed = next(c for c in candidates if c.iteration == 0)
-        ranked = [c for c in unique.values() if c is not seed]
+        # Only candidates scored on the whole sample: one the race dropped has lost to the best on its prefix.
+        ranked = [c for c in unique.values() if c is not seed and c.examples == seed.examples]
         per_target = list({c.target: c for c in reversed(ranked)}.values())  # each target's best
         finalists = []
         for c in [*sorted(per_target, key=lambda c: -c.score), *ranked]:
@@ -392,7 +447,7 @@ from optimizers.base import CompileContext, Plan, Recipe  # noqa: E402
 from runtime import UserError  # noqa: E402
 
 
-MIN_ITERATIONS = 3  # steps the training sample is sized to leave room for
+RACE = 8  # training examples every candidate is scored on before the race drops it or goes on
 
 
 class Opro(Recipe):
@@ -405,15 +460,11 @@ class Opro(Recipe):
     def plan(self, budget, n_train, n_val, n_predictors):
         steps = 1 if self.mode == "joint" else n_predictors
         final = self.final_candidates * n_val  # (+ the seed's validation run: compile.py's baseline, cached)
-        # The paper scores on a sizable training sample; 8 examples score in steps of 1/8 and most candidates tie
-        # (hallucination, seed 0). So the sample is as large as the budget allows while keeping MIN_ITERATIONS
-        # steps, from 8 up to 32 examples.
-        sample = min(8, n_train)
-        for size in range(min(32, n_train), sample, -1):
-            if (budget.program_runs - size - final) // (steps * self.candidates_per_step * size) >= MIN_ITERATIONS:
-                sample = size
-                break
-        per_iteration = steps * self.candidates_per_step * sample
+        # The paper scores on a sizable training sample; 8 examples score in steps of 1/8, so one flipped answer
+        # makes a new best. So candidates race on a 24-example sample (8, 16, 24), dropped at the first check
+        # where they are not ahead of the best: most cost 8 runs, and only a candidate ahead on all 24 leads.
+        race, sample = min(RACE, n_train), min(3 * RACE, n_train)
+        per_iteration = steps * self.candidates_per_step * race  # every candidate dropped at the first check
         if (budget.program_runs - sample - final) // per_iteration < 1:
             raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for {self.name}: "
                             f"one iteration needs {sample + final + per_iteration}; use --budget medium or heavy, "
@@ -423,7 +474,7 @@ class Opro(Recipe):
         runs = budget.program_runs
         iterations = 2 * -(-(runs - sample - final) // per_iteration)
         return Plan({"mode": self.mode, "candidates_per_step": self.candidates_per_step, "train_sample": sample,
-                     "max_iterations": iterations, "max_program_runs": runs,
+                     "race": race, "max_iterations": iterations, "max_program_runs": runs,
                      "final_candidates": self.final_candidates, "temperature": 1.0, "exemplars": 3,
                      "trajectory_size": 20},
                     program_runs=runs, prompt_calls=iterations * steps * self.candidates_per_step)
@@ -445,7 +496,7 @@ class Opro(Recipe):
                          exemplars=p["exemplars"], train_sample=p["train_sample"], mode=p["mode"],
                          final_candidates=p["final_candidates"], jobs=ctx.threads, seed=ctx.seed,
                          summary_evaluators=ctx.summary_evaluators, compute_score=ctx.compute_score,
-                         max_program_runs=p.get("max_program_runs"), on_iteration=log)
+                         max_program_runs=p.get("max_program_runs"), race=p.get("race"), on_iteration=log)
         return optimizer.compile(student, trainset=trainset, valset=valset)
 
 

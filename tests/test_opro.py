@@ -263,3 +263,68 @@ def test_the_final_check_validates_each_predictors_best_candidate():
     opro.compile(TwoSteps(), trainset=DATA, valset=DATA[:2])
     # Every candidate ties on training (0.0); the two best overall would both be step a's, scored first.
     assert sorted(c.target for c in opro.result.final_choice) == ["", "a", "b"]  # the seed, a's best, b's best
+
+
+class KeyedTaskLM(dspy.LM):
+    """Right on the countries its instruction's keyword names (the seed instruction has none of the keywords)."""
+
+    def __init__(self, right: dict[str, set]):
+        super().__init__("scripted/keyed", cache=False)
+        self.right = right
+
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        country = re.search(r"capital of (\w+)", messages[-1]["content"]).group(1)
+        key = next((k for k in self.right if k in messages[0]["content"]), "seed")
+        answer = dict(zip(COUNTRIES, ["Paris", "Rome", "Madrid", "Lima"]))[country]
+        return [f"[[ ## answer ## ]]\n{answer if country in self.right[key] else '?'}\n\n[[ ## completed ## ]]"]
+
+
+class ListProposer(ProposerLM):
+    def __init__(self, texts):
+        super().__init__()
+        self.texts = texts
+
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        return [f"[{self.texts[kwargs['rollout_id'] % len(self.texts)]}]"]
+
+
+def _sample_countries(n=4):
+    import random
+
+    from optimizers.opro import scoring_sample
+    return [re.search(r"of (\w+)", ex.question).group(1) for ex in scoring_sample(DATA, n, random.Random(0))]
+
+
+def test_race_rungs_double_up_to_the_whole_sample():
+    assert OPRO(exact, race=8).rungs(24) == [8, 16, 24]
+    assert OPRO(exact, race=8).rungs(20) == [8, 16, 20]
+    assert OPRO(exact, race=8).rungs(8) == [8] and OPRO(exact).rungs(24) == [24]
+
+
+def test_the_race_drops_candidates_not_ahead_and_scores_the_leader_on_the_whole_sample():
+    order = _sample_countries()
+    task = KeyedTaskLM({"seed": {order[1], order[3]}, "Keyword-all": set(COUNTRIES), "Keyword-none": set()})
+    proposer = ListProposer(["Keyword-none: answer.", "Keyword-all: answer the capital.", "Say Keyword-none."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=3, max_iterations=1,
+                train_sample=4, race=2)
+    opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
+    by_text = {c.instructions["self"]: c for c in opro.result.history[1].candidates}
+    lead = by_text["Keyword-all: answer the capital."]
+    assert lead.examples == 4 and lead.score == 1.0 and opro.result.best is lead
+    # Dropped after two examples, where the seed scored 0.5 and it 0: the seed's 0.5 + (0 - 0.5).
+    dropped = by_text["Keyword-none: answer."]
+    assert dropped.examples == 2 and dropped.score == pytest.approx(0.0)
+    assert opro.runs_spent == 4 + 4 + 2 + 2  # the seed, the leader, two dropped after two examples each
+
+
+def test_a_candidate_ahead_only_on_the_first_examples_neither_leads_nor_is_a_finalist():
+    order = _sample_countries()
+    task = KeyedTaskLM({"seed": {order[2], order[3]}, "Keyword-lucky": {order[0], order[1]}})
+    proposer = ListProposer(["Keyword-lucky: answer."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=1, max_iterations=1,
+                train_sample=4, race=2, final_candidates=1)
+    program = opro.compile(dspy.Predict("question -> answer"), trainset=DATA, valset=DATA)
+    lucky = opro.result.history[1].candidates[0]
+    assert lucky.examples == 4 and lucky.score == 0.5  # ahead on 2 (1.0 vs 0), even on all 4: no new best
+    assert opro.result.best_iteration == 0 and "Keyword" not in program.signature.instructions
+    assert [c.iteration for c in opro.result.final_choice] == [1, 0]  # fully scored, so validated; seed wins ties
