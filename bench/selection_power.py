@@ -5,7 +5,8 @@ of 8; every final check and MIPROv2's whole search use --val-size questions). Th
 per-question scores on the test set (where the programs' true difference is known to within its interval) and
 draws many samples of n questions from them: the share where the program scores above the baseline, and where
 they tie (the seed wins ties in OPRO's and MASPO's final checks). It says how much one compile's choice at a
-given budget can be told from a coin flip.
+given budget can be told from a coin flip, and how often OPRO's race (8, 16, 24 questions, then a final check on
+15 others) would adopt each program.
 
     python bench/selection_power.py compile_compare-researcher_writer-seeds-300.json
     python bench/selection_power.py FILE --sizes 8,15,30,50,100 --draws 20000 --seed 0
@@ -33,12 +34,32 @@ def sample_outcomes(differences: np.ndarray, n: int, draws: int, rng: np.random.
     return float((sums > 1e-9).mean()), float((np.abs(sums) <= 1e-9).mean())
 
 
+def race_outcomes(differences: np.ndarray, rungs: list[int], final: int, draws: int,
+                  rng: np.random.Generator) -> tuple[float, float]:
+    """(P(survives the race), P(survives it and then wins a final check on `final` other questions)).
+
+    OPRO's race: a candidate scored on the first rungs[0] questions of its sample, then rungs[1], ... goes on only
+    while its paired sum is above zero (ahead of the seed; ties drop it); it becomes a finalist only if ahead on
+    all rungs[-1]. The final check is on questions the race did not see, and the seed wins its ties."""
+    total = rungs[-1] + final
+    keys = rng.random((draws, len(differences)))
+    picked = np.argpartition(keys, total - 1, axis=1)[:, :total]
+    picked = np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
+    values = differences[picked]
+    running = np.cumsum(values[:, :rungs[-1]], axis=1)
+    survives = np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
+    wins = values[:, rungs[-1]:].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
+    return float(survives.mean()), float((survives & wins).mean())
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("file", help="a results file in bench/results with paired_scores")
     p.add_argument("--sizes", default="8,15,30,50,100", help="sample sizes (questions)")
     p.add_argument("--draws", type=int, default=20000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--race", default="8,16,24", help="OPRO's race: the rungs a candidate must stay ahead at")
+    p.add_argument("--final", type=int, default=15, help="questions in the final check after the race")
     args = p.parse_args()
     path = Path(args.file) if Path(args.file).exists() else RESULTS / args.file
     if not path.exists():
@@ -52,7 +73,9 @@ def main():
     base = np.array(scores["baseline"])
     sizes = [int(s) for s in args.sizes.split(",")]
     sizes = [n for n in sizes if n <= len(base)]
+    rungs = [int(r) for r in args.race.split(",")]
     rng = np.random.default_rng(args.seed)
+    race_rng = np.random.default_rng([args.seed, 1])  # its own stream: the n columns do not depend on --race
     rows = []
     for name, values in scores.items():
         d = np.array(values) - base
@@ -63,19 +86,27 @@ def main():
         for n in sizes:
             above, tie = sample_outcomes(d, n, args.draws, rng)
             row["samples"][n] = {"above": round(above, 3), "tie": round(tie, 3)}
+        if rungs[-1] + args.final <= len(d):
+            survives, adopted = race_outcomes(d, rungs, args.final, args.draws, race_rng)
+            row["race"] = {"survives": round(survives, 3), "adopted": round(adopted, 3)}
         rows.append(row)
     rows.sort(key=lambda r: -r["mean_difference"])
 
     print(f"{path.name}: {metric} on n={len(base)} test questions; share of {args.draws} draws of n questions in "
           f"which the program scores above the baseline (ties in brackets), seed {args.seed}")
-    print("candidate | Δ on all | better / worse | " + " | ".join(f"n={n}" for n in sizes))
-    print("--- | --- | --- | " + " | ".join("---" for _ in sizes))
+    race = "/".join(map(str, rungs))
+    print("candidate | Δ on all | better / worse | " + " | ".join(f"n={n}" for n in sizes) +
+          f" | survives race {race} | and wins final {args.final}")
+    print("--- | --- | --- | " + " | ".join("---" for _ in sizes) + " | --- | ---")
     for r in rows:
         cells = [f"{r['samples'][n]['above']:.2f} ({r['samples'][n]['tie']:.2f})" for n in sizes]
+        race_cells = r.get("race", {})
+        cells += [f"{race_cells[k]:.2f}" if k in race_cells else "—" for k in ("survives", "adopted")]
         print(f"{r['candidate']} | {r['mean_difference']:+.3f} | {r['better']} / {r['worse']} | " + " | ".join(cells))
     out = path.parent / f"selection_power-{path.name}"
-    out.write_text(json.dumps({"command": f"python bench/selection_power.py {args.file} --sizes {args.sizes} "
-                                          f"--draws {args.draws} --seed {args.seed}",
+    command = (f"python bench/selection_power.py {args.file} --sizes {args.sizes} --draws {args.draws} "
+               f"--seed {args.seed} --race {args.race} --final {args.final}")
+    out.write_text(json.dumps({"command": command,
                                "source": path.name, "metric": metric, "n": len(base), "rows": rows}, indent=2))
 
 

@@ -484,8 +484,8 @@ class Opro(Recipe):
 
         def log(record: IterationRecord):
             if ctx.on_iteration:
-                candidates = "\n\n".join(f"score {c.score:.3f}: {c.instructions.get(c.target, c.instructions)}"
-                                           for c in record.candidates)
+                candidates = "\n\n".join(f"score {c.score:.3f} ({c.examples} examples): "
+                                           f"{c.instructions.get(c.target, c.instructions)}" for c in record.candidates)
                 texts = {"meta_prompt.txt": record.meta_prompt, "candidates.md": candidates,
                          "best_prompt.json": record.best_prompt}
                 ctx.on_iteration(f"{record.iteration}-{record.target or 'seed'}", record.best_score, texts)

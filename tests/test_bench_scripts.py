@@ -63,14 +63,19 @@ def test_selection_power_counts_the_samples_that_rank_a_program_above_the_baseli
     source = tmp_path / "cmp.json"
     source.write_text(json.dumps({"comparison": {"paired_scores": {"metric": "f1", "scores": scores}}}))
     script = Path(__file__).resolve().parents[1] / "bench" / "selection_power.py"
-    done = subprocess.run([sys.executable, str(script), str(source), "--sizes", "1,4", "--draws", "200"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, str(script), str(source), "--sizes", "1,4", "--draws", "200",
+                           "--race", "1,2", "--final", "1"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     rows = {r["candidate"]: r for r in json.loads((tmp_path / "selection_power-cmp.json").read_text())["rows"]}
     assert set(rows) == {"always-better", "one-worse"}  # a program identical to the seed is no candidate
     assert rows["always-better"]["samples"]["4"] == {"above": 1.0, "tie": 0.0}
     assert rows["one-worse"]["samples"]["4"] == {"above": 0.0, "tie": 0.0}
     assert 0.6 < rows["one-worse"]["samples"]["1"]["tie"] < 0.9  # 3 of 4 questions tie
+    # OPRO's race: ahead at 1 and 2 questions, then a final check on a third. "always-better" gains on 2 of 4
+    # questions, so it survives when the first one drawn is one of them.
+    assert 0.35 < rows["always-better"]["race"]["survives"] < 0.65
+    assert rows["always-better"]["race"]["adopted"] < rows["always-better"]["race"]["survives"]
+    assert rows["one-worse"]["race"] == {"survives": 0.0, "adopted": 0.0}  # never ahead: ties drop it
 
 
 def test_selection_power_explains_a_results_file_without_paired_scores(tmp_path):
