@@ -87,7 +87,8 @@ class MASPO(Teleprompter):
                  minibatch: int = 8, min_gain: float | None = None, label_free: bool = False,
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
-                 proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None):
+                 proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
+                 confirm: bool = False):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -106,7 +107,11 @@ class MASPO(Teleprompter):
         # children are rewrites and half added rules: appended rules alone left the 1.5B writer's answers unchanged
         # on most minibatches (researcher_writer at 600 calls: 5 of 11 writer candidates scored as the current one).
         self.proposal = proposal
-        self.max_calls = max_calls
+        # confirm: a turn's best replaces the agent's prompt only if it still wins with a second minibatch of
+        # other examples pooled in. On one minibatch of 8 one flipped answer is +0.125: researcher_writer's MASPO
+        # (600 calls) accepted a researcher rule at +0.083 that tied the seed on validation, and the writer's
+        # next turns were judged with that researcher.
+        self.max_calls, self.confirm = max_calls, confirm
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -274,7 +279,7 @@ class MASPO(Teleprompter):
         self.current = dict(self._seed)
         self.partner_version = 0  # bumped whenever any agent's accepted prompt changes
         self.turns: list[dict] = []
-        credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0}
+        credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0, "refused": []}
                   for n in self._seed}
         # How far a candidate's combined score must beat the incumbent's 0.5 to replace it. With labels and a
         # validation set, 0: the final check guards what ships, and a gate would hide metric gains (weighted 0.2,
@@ -300,6 +305,9 @@ class MASPO(Teleprompter):
             # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable.
             batches = {a: [pool[(k * self.minibatch + j) % len(pool)] for j in range(self.minibatch)]
                        for k, a in enumerate(self.agents)}
+            n = len(self.agents)  # the confirmation minibatches come after all the agents' own
+            self._confirm_batches = {a: [pool[((n + k) * self.minibatch + j) % len(pool)]
+                                         for j in range(self.minibatch)] for k, a in enumerate(self.agents)}
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
             for round_ in range(1, self.rounds + 1):
@@ -376,13 +384,43 @@ class MASPO(Teleprompter):
                     break
         beams[agent] = beam
         top = beam[0]
-        labelled_ok = self.label_free or top.global_delta >= 0  # never accept a change that lowers the metric
-        if top.instruction != incumbent.instruction and top.combined > 0.5 + self.gate and labelled_ok:
+        if top.instruction != incumbent.instruction and self._wins(top) and self.confirm:
+            top = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng)
+        if top is not None and top.instruction != incumbent.instruction and self._wins(top):
             credit["accepted"].append({"round": round_, "instruction": top.instruction,
                                        "combined": round(top.combined, 4), "levels": top.levels,
                                        "global_delta": round(top.global_delta, 4)})
             self.current[agent] = top.instruction
             self.partner_version += 1
+
+    def _wins(self, scored: Scored) -> bool:
+        """Beats the current prompt: combined score above 0.5 by the gate, and never a lower metric."""
+        return scored.combined > 0.5 + self.gate and (self.label_free or scored.global_delta >= 0)
+
+    def _confirmed(self, student, agent, top: Scored, n_first: int, negatives, credit, round_, rng) -> Scored | None:
+        """The turn's best scored again on the agent's confirmation minibatch (against the current prompts there),
+        pooled with its first score: None when the budget cannot pay for it (nothing is accepted unconfirmed)."""
+        examples = self._confirm_batches[agent]
+        if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
+            self.stopped = "budget"
+            return None
+        base_runs = self._run_all(self._instrumented(student, self.current), examples, [{}] * len(examples))
+        second = self._evaluate(student, agent, top.instruction, examples, base_runs, rng)
+        negatives += [(top.instruction, case) for case in second.misaligned]
+        n, m = n_first, len(examples)
+
+        def pool(a, b):
+            return (a * n + b * m) / (n + m)
+
+        pooled = Scored(top.instruction, pool(top.combined, second.combined),
+                        {k: pool(v, second.levels[k]) for k, v in top.levels.items()},
+                        pool(top.global_delta, second.global_delta), top.local_wins + second.local_wins,
+                        top.misaligned + second.misaligned, top.partners)
+        if not self._wins(pooled):
+            credit["refused"].append({"round": round_, "instruction": top.instruction,
+                                      "first": round(top.combined, 4), "second": round(second.combined, 4),
+                                      "second_global_delta": round(second.global_delta, 4)})
+        return pooled
 
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
@@ -427,6 +465,7 @@ class MASPO(Teleprompter):
         for name in self.agents:
             c = credit[name]
             agents[name] = {"turns": c["turns"], "candidates": c["candidates"], "accepted": c["accepted"],
+                            "refused_on_confirmation": c["refused"],
                             "global_delta": round(sum(a["global_delta"] for a in c["accepted"]), 4),
                             "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
                             else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
@@ -472,7 +511,7 @@ class Maspo(Recipe):
         rounds = MAX_ROUNDS if budget.max_calls else 1
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
-                     "proposal": "mixed", "max_calls": budget.max_calls},
+                     "proposal": "mixed", "confirm": True, "max_calls": budget.max_calls},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -494,5 +533,5 @@ class Maspo(Recipe):
                           min_gain=p["min_gain"], label_free=ctx.label_free,
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
                           seed=ctx.seed, proposal=p.get("proposal", "mixed"), on_iteration=log,
-                          max_calls=p.get("max_calls"))
+                          max_calls=p.get("max_calls"), confirm=p.get("confirm", False))
         return optimizer.compile(student, trainset=trainset, valset=valset)

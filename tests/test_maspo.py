@@ -238,3 +238,65 @@ def test_a_single_agent_program_is_refused():
 
     with pytest.raises(UserError, match="two or more agents"):
         Maspo().plan(PRESETS["medium"], 100, 50, 1)
+
+
+class SplitLM(ToyLM):
+    """The judge calls everything a tie; the answer is right for the questions in the set its query is given."""
+
+    def __init__(self, proposals, right: dict[str, set]):
+        super().__init__(proposals)
+        self.right = right
+
+    @with_callbacks
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        system, user = messages[0]["content"], messages[-1]["content"]
+        fields = system.split("Your output fields are:", 1)[-1].split("All interactions")[0]
+        if len(messages) > 1 and "output_a" in system:
+            self.calls["judge"] += 1
+            return ["[[ ## better ## ]]\ntie\n\n[[ ## completed ## ]]"]
+        if len(messages) > 1 and "`answer`" in fields:
+            self.calls["answerer"] += 1
+            right = _field(user, "question") in self.right.get(_field(user, "query"), set())
+            return [f"[[ ## answer ## ]]\n{'42' if right else 'wrong'}\n\n[[ ## completed ## ]]"]
+        return ToyLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
+
+
+def _batches(examples, minibatch=4):
+    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents)."""
+    import random
+
+    pool = list(examples)
+    random.Random(0).shuffle(pool)
+    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[2 * minibatch:3 * minibatch]}
+
+
+def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, second = _batches(examples)
+    # The GOOD query fixes the first minibatch's answers and breaks the second's, where the seed's were right.
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                  patience=1, confirm=True)
+    program = maspo.compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]["searcher"]
+    assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
+    [refused] = credit["refused_on_confirmation"]
+    assert refused["first"] == pytest.approx(0.6) and refused["second_global_delta"] == -1.0
+    # Without the confirmation the same search accepts it.
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
+    unconfirmed = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                        patience=1).compile(Toy(), trainset=examples)
+    assert "GOOD" in unconfirmed.searcher.signature.instructions
+
+
+def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, second = _batches(examples)
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first | second})
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                  patience=1, confirm=True)
+    program = maspo.compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]["searcher"]
+    assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
+    [accepted] = credit["accepted"]
+    assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.6)  # on 8 examples
