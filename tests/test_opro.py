@@ -307,6 +307,7 @@ def test_the_race_drops_candidates_not_ahead_and_scores_the_leader_on_the_whole_
     proposer = ListProposer(["Keyword-none: answer.", "Keyword-all: answer the capital.", "Say Keyword-none."])
     opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=3, max_iterations=1,
                 train_sample=4, race=2)
+    opro._race_order = list  # the sample's own order, for every candidate
     opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
     by_text = {c.instructions["self"]: c for c in opro.result.history[1].candidates}
     lead = by_text["Keyword-all: answer the capital."]
@@ -323,8 +324,28 @@ def test_a_candidate_ahead_only_on_the_first_examples_neither_leads_nor_is_a_fin
     proposer = ListProposer(["Keyword-lucky: answer."])
     opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=1, max_iterations=1,
                 train_sample=4, race=2, final_candidates=1)
+    opro._race_order = list
     program = opro.compile(dspy.Predict("question -> answer"), trainset=DATA, valset=DATA)
     lucky = opro.result.history[1].candidates[0]
     assert lucky.examples == 4 and lucky.score == 0.5  # ahead on 2 (1.0 vs 0), even on all 4: no new best
     assert opro.result.best_iteration == 0 and "Keyword" not in program.signature.instructions
     assert [c.iteration for c in opro.result.final_choice] == [1, 0]  # fully scored, so validated; seed wins ties
+
+
+def test_each_candidate_races_on_its_own_order_of_the_sample():
+    data = [dspy.Example(question=f"What is the capital of {c}?", answer="?").with_inputs("question")
+            for c in COUNTRIES * 4]  # 16 examples; "?" is right whatever the instruction, so every candidate ties
+    seen = []
+
+    class Recording(TaskLM):
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            seen.append((messages[0]["content"], messages[-1]["content"]))
+            return super().__call__(prompt, messages, **kwargs)
+
+    proposer = ListProposer(["First way to answer.", "Second way to answer.", "Third way to answer."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=Recording(), candidates_per_step=3, max_iterations=1,
+                train_sample=16, race=4)
+    opro.compile(dspy.Predict("question -> answer"), trainset=data)
+    firsts = [[q for system, q in seen if f"{word} way" in system] for word in ("First", "Second", "Third")]
+    assert all(len(f) == 4 for f in firsts)  # ties: each dropped after its first 4 examples
+    assert len({tuple(f) for f in firsts}) > 1  # not the same 4 for every candidate
