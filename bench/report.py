@@ -97,11 +97,13 @@ def maspo_credit(data: dict) -> str:
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
         out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
-                "| agent | turns | candidates | accepted | Δ metric on its minibatch (accepted) | local wins | "
-                "misalignment rate |", "|---|---|---|---|---|---|---|"]
+                "| agent | turns | candidates | accepted | refused by the second minibatch | Δ metric on its minibatch "
+                "(accepted) | local wins | misalignment rate |", "|---|---|---|---|---|---|---|---|"]
         for agent, credit in report["credit"].items():
+            refused = credit.get("refused_on_confirmation")  # compiles before MASPO confirmed had none
             out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {len(credit['accepted'])} | "
-                       f"{credit['global_delta']:+.3f} | {credit['local_wins']} | {credit['misalignment_rate']:.2f} |")
+                       f"{'—' if refused is None else len(refused)} | {credit['global_delta']:+.3f} | "
+                       f"{credit['local_wins']} | {credit['misalignment_rate']:.2f} |")
         val = report.get("validation")
         out.append("\nFinal check on validation: " + (f"seed {val['seed']:.3f}, optimized {val['optimized']:.3f}"
                                                        if val else "none (label-free, or nothing accepted)") + ".")
@@ -112,14 +114,20 @@ def opro_trajectories(data: dict) -> str:
     """Each OPRO arm's score progression: the instructions it wrote, step by step, with their scores."""
     out = []
     for name, report in optimizer_reports(data, "trajectory"):
+        whole = report["trajectory"][0]["candidates"][0].get("examples") if report["trajectory"] else None
+        raced_header = " (raced to the whole sample)" if whole else ""  # compiles before the race: no counts
         out += [f"\n\nOPRO trajectory of `{name}` (each step's best candidate; training-sample scores):\n",
-                "| step | predictor | candidates | best of step | best so far | instruction |",
+                f"| step | predictor | candidates{raced_header} | best of step | best so far | instruction |",
                 "|---|---|---|---|---|---|"]
         for step in report["trajectory"]:
+            if not step["candidates"]:
+                continue
             top = max(step["candidates"], key=lambda cand: cand["score"])
             text = top["instruction"]
             text = text if isinstance(text, str) else " / ".join(text.values())
-            out.append(f"| {step['iteration']} | {step['target']} | {len(step['candidates'])} | {top['score']:.3f} | "
+            raced = sum(c.get("examples") == whole for c in step["candidates"]) if whole else None  # before the race
+            count = f"{len(step['candidates'])}" + (f" ({raced})" if raced is not None else "")
+            out.append(f"| {step['iteration']} | {step['target']} | {count} | {top['score']:.3f} | "
                        f"{step['best_score']:.3f} | {' '.join(text.split())} |")
         finalists = ", ".join(f"{f['train_score']:.3f}/{f['val_score']:.3f}" for f in report.get("finalists", [])
                               if f.get("val_score") is not None)

@@ -29,7 +29,10 @@ def test_the_report_prints_a_maspo_credit_report_old_and_new():
            "lm_calls": 540, "validation": {"seed": 0.38, "optimized": 0.504}}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": new}, "opro": {"optimizer_report": {}}}})
     assert "2 full rounds, stopped by budget, 540 LM calls, 78 judgments" in text
-    assert "| researcher.hop | 3 | 11 | 2 | +0.042 | 2 | 0.00 |" in text and "seed 0.380, optimized 0.504" in text
+    assert "| researcher.hop | 3 | 11 | 2 | — | +0.042 | 2 | 0.00 |" in text and "seed 0.380, optimized 0.504" in text
+    confirmed = {**new, "credit": {"researcher.hop": {**credit, "refused_on_confirmation": [{}]}}}
+    assert "| researcher.hop | 3 | 11 | 2 | 1 | +0.042 |" in maspo_credit({"compiles": {"m": {
+        "optimizer_report": confirmed}}})
     old = {k: v for k, v in new.items() if k not in ("rounds", "stopped", "lm_calls", "validation")}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": old}}})
     assert "(78 judgments)" in text and "none (label-free, or nothing accepted)" in text
