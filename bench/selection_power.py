@@ -6,7 +6,7 @@ per-question scores on the test set (where the programs' true difference is know
 draws many samples of n questions from them: the share where the program scores above the baseline, and where
 they tie (the seed wins ties in OPRO's and MASPO's final checks). It says how much one compile's choice at a
 given budget can be told from a coin flip, and how often OPRO's race (8, 16, 24 questions, then a final check on
-15 others) would adopt each program.
+15 others) would adopt each program, against one stage (ahead on 8, then the final check).
 
     python bench/selection_power.py compile_compare-researcher_writer-seeds-300.json
     python bench/selection_power.py FILE --sizes 8,15,30,50,100 --draws 20000 --seed 0
@@ -88,7 +88,9 @@ def main():
             row["samples"][n] = {"above": round(above, 3), "tie": round(tie, 3)}
         if rungs[-1] + args.final <= len(d):
             survives, adopted = race_outcomes(d, rungs, args.final, args.draws, race_rng)
-            row["race"] = {"survives": round(survives, 3), "adopted": round(adopted, 3)}
+            _, one_stage = race_outcomes(d, rungs[:1], args.final, args.draws, race_rng)
+            row["race"] = {"survives": round(survives, 3), "adopted": round(adopted, 3),
+                           "adopted_one_stage": round(one_stage, 3)}
         rows.append(row)
     rows.sort(key=lambda r: -r["mean_difference"])
 
@@ -96,12 +98,13 @@ def main():
           f"which the program scores above the baseline (ties in brackets), seed {args.seed}")
     race = "/".join(map(str, rungs))
     print("candidate | Δ on all | better / worse | " + " | ".join(f"n={n}" for n in sizes) +
-          f" | survives race {race} | and wins final {args.final}")
-    print("--- | --- | --- | " + " | ".join("---" for _ in sizes) + " | --- | ---")
+          f" | survives race {race} | and wins final {args.final} | ahead on {rungs[0]}, wins final {args.final}")
+    print("--- | --- | --- | " + " | ".join("---" for _ in sizes) + " | --- | --- | ---")
     for r in rows:
         cells = [f"{r['samples'][n]['above']:.2f} ({r['samples'][n]['tie']:.2f})" for n in sizes]
         race_cells = r.get("race", {})
-        cells += [f"{race_cells[k]:.2f}" if k in race_cells else "—" for k in ("survives", "adopted")]
+        cells += [f"{race_cells[k]:.2f}" if k in race_cells else "—"
+                  for k in ("survives", "adopted", "adopted_one_stage")]
         print(f"{r['candidate']} | {r['mean_difference']:+.3f} | {r['better']} / {r['worse']} | " + " | ".join(cells))
     out = path.parent / f"selection_power-{path.name}"
     command = (f"python bench/selection_power.py {args.file} --sizes {args.sizes} --draws {args.draws} "

@@ -78,7 +78,7 @@ def test_selection_power_counts_the_samples_that_rank_a_program_above_the_baseli
     # questions, so it survives when the first one drawn is one of them.
     assert 0.35 < rows["always-better"]["race"]["survives"] < 0.65
     assert rows["always-better"]["race"]["adopted"] < rows["always-better"]["race"]["survives"]
-    assert rows["one-worse"]["race"] == {"survives": 0.0, "adopted": 0.0}  # never ahead: ties drop it
+    assert rows["one-worse"]["race"] == {"survives": 0.0, "adopted": 0.0, "adopted_one_stage": 0.0}  # ties drop it
 
 
 def test_selection_power_explains_a_results_file_without_paired_scores(tmp_path):
