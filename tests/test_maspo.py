@@ -188,8 +188,12 @@ def test_with_max_calls_the_search_stops_when_a_round_proposes_nothing_new(examp
     assert report["stopped"] == "no new proposals" and report["rounds"] < 10 and report["lm_calls"] < 10_000
 
 
-class GainLM(ToyLM):
-    """The judge calls everything a tie; the GOOD query fixes the final answer of question 0 only."""
+class SplitLM(ToyLM):
+    """The judge calls everything a tie; the answer is right for the questions in the set its query is given."""
+
+    def __init__(self, proposals, right: dict[str, set]):
+        super().__init__(proposals)
+        self.right = right
 
     @with_callbacks
     def __call__(self, prompt=None, messages=None, **kwargs):
@@ -200,9 +204,16 @@ class GainLM(ToyLM):
             return ["[[ ## better ## ]]\ntie\n\n[[ ## completed ## ]]"]
         if len(messages) > 1 and "`answer`" in fields:
             self.calls["answerer"] += 1
-            right = _field(user, "query") == "right" and _field(user, "question") == "question 0?"
+            right = _field(user, "question") in self.right.get(_field(user, "query"), set())
             return [f"[[ ## answer ## ]]\n{'42' if right else 'wrong'}\n\n[[ ## completed ## ]]"]
         return ToyLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
+
+
+class GainLM(SplitLM):
+    """The judge calls everything a tie; the GOOD query fixes the final answer of question 0 only."""
+
+    def __init__(self, proposals):
+        super().__init__(proposals, {"right": {"question 0?"}})
 
 
 def test_with_labels_and_validation_a_small_metric_gain_is_accepted_and_checked_on_validation():
@@ -238,27 +249,6 @@ def test_a_single_agent_program_is_refused():
 
     with pytest.raises(UserError, match="two or more agents"):
         Maspo().plan(PRESETS["medium"], 100, 50, 1)
-
-
-class SplitLM(ToyLM):
-    """The judge calls everything a tie; the answer is right for the questions in the set its query is given."""
-
-    def __init__(self, proposals, right: dict[str, set]):
-        super().__init__(proposals)
-        self.right = right
-
-    @with_callbacks
-    def __call__(self, prompt=None, messages=None, **kwargs):
-        system, user = messages[0]["content"], messages[-1]["content"]
-        fields = system.split("Your output fields are:", 1)[-1].split("All interactions")[0]
-        if len(messages) > 1 and "output_a" in system:
-            self.calls["judge"] += 1
-            return ["[[ ## better ## ]]\ntie\n\n[[ ## completed ## ]]"]
-        if len(messages) > 1 and "`answer`" in fields:
-            self.calls["answerer"] += 1
-            right = _field(user, "question") in self.right.get(_field(user, "query"), set())
-            return [f"[[ ## answer ## ]]\n{'42' if right else 'wrong'}\n\n[[ ## completed ## ]]"]
-        return ToyLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
 
 
 def _batches(examples, minibatch=4):
