@@ -303,11 +303,12 @@ class MASPO(Teleprompter):
             pool = list(trainset)
             rng.shuffle(pool)
             # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable.
-            batches = {a: [pool[(k * self.minibatch + j) % len(pool)] for j in range(self.minibatch)]
-                       for k, a in enumerate(self.agents)}
-            n = len(self.agents)  # the confirmation minibatches come after all the agents' own
-            self._confirm_batches = {a: [pool[((n + k) * self.minibatch + j) % len(pool)]
-                                         for j in range(self.minibatch)] for k, a in enumerate(self.agents)}
+            def minibatch(slot: int) -> list:
+                return [pool[(slot * self.minibatch + j) % len(pool)] for j in range(self.minibatch)]
+
+            batches = {a: minibatch(k) for k, a in enumerate(self.agents)}
+            # The confirmation minibatches come after all the agents' own.
+            self._confirm_batches = {a: minibatch(len(self.agents) + k) for k, a in enumerate(self.agents)}
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
             for round_ in range(1, self.rounds + 1):
@@ -384,22 +385,24 @@ class MASPO(Teleprompter):
                     break
         beams[agent] = beam
         top = beam[0]
-        if top.instruction != incumbent.instruction and self._wins(top) and self.confirm:
-            top = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng)
-        if top is not None and top.instruction != incumbent.instruction and self._wins(top):
-            credit["accepted"].append({"round": round_, "instruction": top.instruction,
-                                       "combined": round(top.combined, 4), "levels": top.levels,
-                                       "global_delta": round(top.global_delta, 4)})
-            self.current[agent] = top.instruction
-            self.partner_version += 1
+        if top.instruction != incumbent.instruction and self._wins(top):
+            if self.confirm:
+                top = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng)
+            if top is not None:
+                credit["accepted"].append({"round": round_, "instruction": top.instruction,
+                                           "combined": round(top.combined, 4), "levels": top.levels,
+                                           "global_delta": round(top.global_delta, 4)})
+                self.current[agent] = top.instruction
+                self.partner_version += 1
 
     def _wins(self, scored: Scored) -> bool:
         """Beats the current prompt: combined score above 0.5 by the gate, and never a lower metric."""
         return scored.combined > 0.5 + self.gate and (self.label_free or scored.global_delta >= 0)
 
     def _confirmed(self, student, agent, top: Scored, n_first: int, negatives, credit, round_, rng) -> Scored | None:
-        """The turn's best scored again on the agent's confirmation minibatch (against the current prompts there),
-        pooled with its first score: None when the budget cannot pay for it (nothing is accepted unconfirmed)."""
+        """The turn's best scored again on the agent's confirmation minibatch (against the current prompts there)
+        and pooled with its first score, if it still wins so; None when it does not (a refusal, in the credit
+        report) or when the budget cannot pay for the check (nothing is accepted unconfirmed)."""
         examples = self._confirm_batches[agent]
         if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
             self.stopped = "budget"
@@ -416,11 +419,12 @@ class MASPO(Teleprompter):
                         {k: pool(v, second.levels[k]) for k, v in top.levels.items()},
                         pool(top.global_delta, second.global_delta), top.local_wins + second.local_wins,
                         top.misaligned + second.misaligned, top.partners)
-        if not self._wins(pooled):
-            credit["refused"].append({"round": round_, "instruction": top.instruction,
-                                      "first": round(top.combined, 4), "second": round(second.combined, 4),
-                                      "second_global_delta": round(second.global_delta, 4)})
-        return pooled
+        if self._wins(pooled):
+            return pooled
+        credit["refused"].append({"round": round_, "instruction": top.instruction,
+                                  "first": round(top.combined, 4), "second": round(second.combined, 4),
+                                  "second_global_delta": round(second.global_delta, 4)})
+        return None
 
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""

@@ -444,7 +444,7 @@ class OPRO(Teleprompter):
             if len(finalists) < self.final_candidates and all(c is not f for f in finalists):
                 finalists.append(c)
         if not valset or not finalists:
-            self.result.final_choice = [*finalists, seed] if valset else []
+            self.result.final_choice = [seed] if valset else []  # nothing to validate: the seed stands
             return max([*finalists, seed], key=lambda c: (c.score, c is seed))
         finalists.append(seed)
         for c in finalists:
