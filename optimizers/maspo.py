@@ -38,7 +38,7 @@ from dspy.teleprompt import Teleprompter
 
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
-from optimizers.proposals import Proposer, expected_fields
+from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
 from programs.instructions import instructions_of, with_instructions
 
 PROPOSALS = ("add_rule", "rewrite", "mixed")
@@ -73,11 +73,6 @@ def _text(outputs: list[tuple[dict, dict]]) -> str:
         body = "; ".join(f"{k}: {v}" for k, v in out.items())
         parts.append(body if len(outputs) == 1 else f"call {n}: {body}")
     return "\n".join(parts) or "(no output)"
-
-
-def _inputs_text(inputs: dict, limit: int = 1200) -> str:
-    text = "\n".join(f"{k}: {v}" for k, v in inputs.items())
-    return text if len(text) <= limit else text[:limit] + " …"
 
 
 class MASPO(Teleprompter):
@@ -190,12 +185,12 @@ class MASPO(Teleprompter):
         local_wins, misaligned = 0, []
         for ex, base, cand in zip(examples, base_runs, cand_runs):
             b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
-            step_input = _inputs_text((b_out[0][0] if b_out else ex.inputs()))
+            step_input = fields_text((b_out[0][0] if b_out else ex.inputs()))
             local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
             b_final, c_final = self._final_text(base), self._final_text(cand)
             if self.label_free:
                 glob = local if nxt is None else self._judge(self._job(student, None),
-                                                               _inputs_text(ex.inputs()), b_final, c_final, rng)
+                                                               fields_text(ex.inputs()), b_final, c_final, rng)
                 d = glob - 0.5
             else:
                 d = cand.score - base.score
@@ -203,7 +198,7 @@ class MASPO(Teleprompter):
             if nxt is None:
                 look = glob  # the last agent: its next step is the final answer
             else:
-                look = self._judge(self._job(student, nxt), _inputs_text(ex.inputs()),
+                look = self._judge(self._job(student, nxt), fields_text(ex.inputs()),
                                      _text(base.calls.get(nxt, [])), _text(cand.calls.get(nxt, [])), rng)
             totals["local"] += local
             totals["lookahead"] += look
@@ -241,8 +236,11 @@ class MASPO(Teleprompter):
             lines.append("Cases from the current program (what this agent wrote, what the agents after it did, and "
                          "the outcome):")
             for ex, run in cases:
-                lines.append(f"- input: {_inputs_text(ex.inputs(), 300)}")
+                lines.append(f"- input: {fields_text(ex.inputs(), 300)}")
                 mine = run.calls.get(agent, [])
+                received = received_fields(mine[-1][0], ex) if mine else {}
+                if received:
+                    lines.append(f"  this agent received: {fields_text(received, CONTEXT_CHARS)}")
                 lines.append(f"  this agent wrote: {_text(mine)[:300]}")
                 for later in self.agents[self.agents.index(agent) + 1:]:
                     lines.append(f"  then '{later}' wrote: {_text(run.calls.get(later, []))[:200]}")

@@ -17,11 +17,13 @@ exemplars shown are diverse (successes, failures, partial answers), `jobs` (para
 (repeat each example to average noise), `summary_evaluators` and `compute_score` (fold them into the score),
 and always continuing from the best instructions so far.
 
-Three additions to the paper's meta-prompt, all for weak (1-2B) prompt models: `show_summary` adds the best
-instructions' summary metrics and, for a classifier, how often each class was output and expected; `tips` ends
-each sample's meta-prompt with a different style tip (optimizers/proposals.py), so a step's 8 samples are not 8
-paraphrases; and near copies of instructions already scored are not scored again. The final choice always
-includes the seed and, in sequential mode, each predictor's best candidate.
+Additions to the paper's meta-prompt, for weak (1-2B) prompt models: `show_summary` adds the best instructions'
+summary metrics and, for a classifier, how often each class was output and expected; `tips` ends each sample's
+meta-prompt with a different style tip (optimizers/proposals.py), so a step's 8 samples are not 8 paraphrases;
+near copies of instructions already scored are not scored again; and a later step's exemplars show what that
+step received beyond the task's inputs (the writer's passages), as MIPROv2's and GEPA's proposers see a
+predictor's own inputs. The final choice always includes the seed and, in sequential mode, each predictor's best
+candidate.
 With `race=n` (compile.py's recipe: 8) a candidate is scored on n sample examples (in an order of its own), then
 on twice as many, and so on, only while it stays ahead of the best so far on the same examples (MIPROv2 likewise
 scores on minibatches and fully evaluates only the promising): a step can try 8 candidates at the cost of ~3 full
@@ -43,7 +45,7 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import Proposer, expected_fields
+from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
 from programs.instructions import instructions_of, with_instructions
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
@@ -271,7 +273,34 @@ class OPRO(Teleprompter):
                 f"takes {', '.join(predictor.signature.input_fields)} and produces "
                 f"{', '.join(predictor.signature.output_fields)}.")
 
-    def _exemplar_text(self, rows: list, rng: random.Random) -> str:
+    def _step_calls(self, student, instructions: dict[str, str], target: str, examples: list,
+                    affordable: Callable[[int], bool]) -> dict:
+        """What step `target` received and wrote on each example (its last call), from a traced re-run with the
+        instructions that produced the rows: the same calls, so the LM cache serves them (each is still counted
+        as a program run). Empty for a joint proposal, a step that sees only the example's own inputs, or when
+        the run budget cannot afford the re-runs and the step's first candidate too."""
+        if target == "*":
+            return {}
+        program = with_instructions(student, instructions)
+        predictor = dict(program.named_predictors())[target]
+        if (all(set(predictor.signature.input_fields) <= set(ex.inputs()) for ex in examples)
+                or not affordable(len(examples))):
+            return {}
+        found = {}
+        for ex in examples:
+            with dspy.context(trace=[]):
+                try:
+                    program(**ex.inputs())
+                except Exception:  # noqa: BLE001  (an error row is shown without the step's context)
+                    continue
+                calls = [(inputs, out) for p, inputs, out in dspy.settings.trace if p is predictor]
+            if calls:
+                found[id(ex)] = calls[-1]
+        self.runs_spent += len(examples)
+        return found
+
+    def _exemplar_text(self, rows: list, rng: random.Random, student=None, instructions=None, target: str = "*",
+                       affordable: Callable[[int], bool] = lambda runs: True) -> str:
         groups: dict[str, list] = {}
         for ex, pred, score in rows:
             groups.setdefault(self.labelize(ex, pred, score), []).append((ex, pred, score))
@@ -280,19 +309,28 @@ class OPRO(Teleprompter):
             for name in names:  # round robin over the groups: diverse cases, not just the common one
                 if groups[name] and len(picked) < self.exemplars:
                     picked.append((name, groups[name].pop(rng.randrange(len(groups[name])))))
+        # A later step's exemplar shows what that step read (the writer's passages): the question and the gold
+        # answer alone cannot show a proposer why the step answered as it did.
+        steps = self._step_calls(student, instructions, target, [ex for _, (ex, _, _) in picked], affordable)
         blocks = []
         for label, (ex, pred, score) in picked:
-            inputs = "\n".join(f"{k}: {v}" for k, v in ex.inputs().items())
-            expected = "\n".join(f"{k}: {v}" for k, v in expected_fields(ex).items())
-            got = "\n".join(f"{k}: {v}" for k, v in (pred.items() if pred is not None else [])
-                            if isinstance(v, (str, int, float)))
+            inputs = fields_text(ex.inputs(), None)  # the task's own inputs, whole (the paper's exemplars)
+            expected = fields_text(expected_fields(ex))
+            program_output = {k: v for k, v in (pred.items() if pred is not None else [])
+                              if isinstance(v, (str, int, float))}
+            step = ""
+            if id(ex) in steps:
+                received, wrote = steps[id(ex)]
+                step = f"step '{target}' received:\n{fields_text(received_fields(received, ex), CONTEXT_CHARS)}\n"
+                if any(program_output.get(k) != v for k, v in wrote.items()):
+                    step += f"step '{target}' wrote:\n{fields_text(dict(wrote.items()))}\n"
             # No square brackets here: proposals are read from brackets, and a small model echoes these headers.
-            blocks.append(f"Exemplar ({label}, score {score:.2f})\ninput:\n{inputs}\nprogram output:\n"
-                          f"{got or '(error)'}\nexpected output:\n{expected}")
+            blocks.append(f"Exemplar ({label}, score {score:.2f})\ninput:\n{inputs}\n{step}program output:\n"
+                          f"{fields_text(program_output) or '(error)'}\nexpected output:\n{expected}")
         return "\n\n".join(blocks)
 
-    def _meta_prompt(self, student, target: str, trajectory: list[Candidate], summary: dict, rows: list,
-                     rng) -> str:
+    def _meta_prompt(self, student, target: str, trajectory: list[Candidate], best: Candidate, rows: list,
+                     rng, affordable: Callable[[int], bool] = lambda runs: True) -> str:
         ranked = sorted(trajectory, key=lambda c: c.score)[-self.trajectory_size:]  # ascending: best last
         if target == "*":
             past = "\n\n".join("text:\n" + "\n".join(f"{n}: [{t}]" for n, t in c.instructions.items()) +
@@ -304,10 +342,10 @@ class OPRO(Teleprompter):
             ask = META_INSTRUCTION
         return (f"{self._task_text(student, target)}\n\nI have some instructions along with their corresponding "
                 f"scores. The instructions are arranged in ascending order based on their scores, where higher "
-                f"scores indicate better quality.\n\n{past}\n\n{self._outcome_text(summary, rows)}"
+                f"scores indicate better quality.\n\n{past}\n\n{self._outcome_text(best.summary, rows)}"
                 f"The following exemplars show the task: the input, "
                 f"what the program wrote with the best instructions so far, and the expected output.\n\n"
-                f"{self._exemplar_text(rows, rng)}\n\n{ask}")
+                f"{self._exemplar_text(rows, rng, student, best.instructions, target, affordable)}\n\n{ask}")
 
     def _outcome_text(self, summary: dict, rows: list) -> str:
         """What the best instructions so far do on the whole sample (the Datadog loop shows its proposer the
@@ -372,12 +410,16 @@ class OPRO(Teleprompter):
                 next_total = self.runs_spent + first * self.runs_per_record + reserve
                 return self.max_program_runs is None or next_total <= self.max_program_runs
 
+            def and_a_candidate(runs: int) -> bool:  # the exemplars' re-runs, and the step's first candidate after
+                return affordable(runs + self.rungs(len(sample))[0])
+
             self.result.stopped = "max_iterations"
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
                     if not affordable():
                         break
-                    meta = self._meta_prompt(student, target, trajectories[target], best.summary, rows, rng)
+                    meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng,
+                                             and_a_candidate)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
                         raced = self._race(student, instructions, sample, best, rows, affordable)

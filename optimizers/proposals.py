@@ -40,6 +40,31 @@ def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
     return norm_a == norm_b or difflib.SequenceMatcher(None, norm_a, norm_b).ratio() >= threshold
 
 
+# How much of a step's received context (passages) a proposal prompt shows per case: about 400 tokens, the four
+# passages researcher_writer's writer reads at k=2; three cases stay well inside a 4k context.
+CONTEXT_CHARS = 1600
+
+
+def fields_text(fields: dict, limit: int | None = 1200) -> str:
+    """Fields as `name: value` lines for a prompt model, lists one numbered item per line (no square brackets:
+    proposals are read from brackets), cut at `limit` characters."""
+    lines = []
+    for name, value in fields.items():
+        if isinstance(value, (list, tuple)):
+            lines.append(f"{name}:" + "".join(f"\n  {n}. {item}" for n, item in enumerate(value, 1)))
+        else:
+            lines.append(f"{name}: {value}")
+    text = "\n".join(lines)
+    return text if limit is None or len(text) <= limit else text[:limit] + " …"
+
+
+def received_fields(step_inputs: dict, example) -> dict:
+    """What a step received beyond the example's own inputs (the writer's passages, not the question again): the
+    context a proposer needs to see why the step answered as it did."""
+    own = example.inputs()
+    return {k: v for k, v in step_inputs.items() if k not in own or own[k] != v}
+
+
 def expected_fields(example) -> dict:
     """An example's gold outputs as shown to a prompt model: its scalar labels, without the `id` (bookkeeping: a
     small proposer copied `id: halueval-qa-1625` into a proposal as an instruction)."""

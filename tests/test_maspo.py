@@ -290,3 +290,13 @@ def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores(
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
     [accepted] = credit["accepted"]
     assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.6)  # on 8 examples
+
+
+def test_a_later_agents_cases_show_what_it_received_beyond_the_question(examples):
+    lm = GainLM(["GOOD: name the entity.", "Answer plainly."])  # only question 0 is ever answered right
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+          patience=1).compile(Toy(), trainset=examples)
+    searcher = next(m for m in lm.meta_prompts if "agent 'searcher'" in m)
+    answerer = next(m for m in lm.meta_prompts if "agent 'answerer'" in m)
+    assert "this agent received" not in searcher  # the searcher reads only the question
+    assert "this agent received: query: right\n  this agent wrote: answer: wrong" in answerer  # after GOOD

@@ -350,3 +350,45 @@ def test_each_candidate_races_on_its_own_order_of_the_sample():
     firsts = [[q for system, q in seen if f"{word} way" in system] for word in ("First", "Second", "Third")]
     assert all(len(f) == 4 for f in firsts)  # ties: each dropped after its first 4 examples
     assert len({tuple(f) for f in firsts}) > 1  # not the same 4 for every candidate
+
+
+def test_a_later_steps_exemplars_show_what_it_received_and_the_replay_is_counted():
+    class NotesLM(dspy.LM):
+        """Step a writes notes naming the country; step b answers from them (wrongly: the seed is not enough)."""
+
+        def __init__(self):
+            super().__init__("scripted/notes", cache=False)
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            user = messages[-1]["content"]
+            country = re.search(r"capital of (\w+)", user).group(1)
+            if "NOTE-" in user:  # step b: the notes are among its inputs
+                return ["[[ ## answer ## ]]\n?\n\n[[ ## completed ## ]]"]
+            return [f"[[ ## notes ## ]]\nNOTE-{country}\n\n[[ ## completed ## ]]"]
+
+    class TwoSteps(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = dspy.Predict("question -> notes")
+            self.b = dspy.Predict("question, notes -> answer")
+
+        def forward(self, question):
+            return self.b(question=question, notes=self.a(question=question).notes)
+
+    proposer = ProposerLM()
+    opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
+                train_sample=4, exemplars=2)
+    opro.compile(TwoSteps(), trainset=DATA)
+    for_a, for_b = proposer.prompts[0], proposer.prompts[1]
+    assert "step 'a'" in for_a and "received" not in for_a  # step a reads only the question
+    assert re.search(r"step 'b' received:\nnotes: NOTE-(\w+)\nprogram output:\nanswer: \?", for_b)
+    assert "step 'b' wrote" not in for_b  # what it wrote is the program's output, shown once
+    # 4 seed runs, 4 per candidate (one per step), and the 2 exemplars re-run for step b's meta-prompt
+    assert opro.runs_spent == 4 + 4 + 4 + 2
+    # A run budget with room for step b's candidate but not for the re-runs too: b is proposed for without them.
+    proposer = ProposerLM()
+    opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
+                train_sample=4, exemplars=2, max_program_runs=13)
+    opro.compile(TwoSteps(), trainset=DATA)
+    assert "step 'b'" in proposer.prompts[1] and "received" not in proposer.prompts[1]
+    assert opro.runs_spent == 12
