@@ -299,8 +299,8 @@ class OPRO(Teleprompter):
         self.runs_spent += len(examples)
         return found
 
-    def _exemplar_text(self, rows: list, rng: random.Random, student=None, instructions=None, target: str = "*",
-                       affordable: Callable[[int], bool] = lambda runs: True) -> str:
+    def _exemplar_text(self, rows: list, rng: random.Random, student, instructions: dict[str, str], target: str,
+                       affordable: Callable[[int], bool]) -> str:
         groups: dict[str, list] = {}
         for ex, pred, score in rows:
             groups.setdefault(self.labelize(ex, pred, score), []).append((ex, pred, score))
@@ -330,7 +330,7 @@ class OPRO(Teleprompter):
         return "\n\n".join(blocks)
 
     def _meta_prompt(self, student, target: str, trajectory: list[Candidate], best: Candidate, rows: list,
-                     rng, affordable: Callable[[int], bool] = lambda runs: True) -> str:
+                     rng, affordable: Callable[[int], bool]) -> str:
         ranked = sorted(trajectory, key=lambda c: c.score)[-self.trajectory_size:]  # ascending: best last
         if target == "*":
             past = "\n\n".join("text:\n" + "\n".join(f"{n}: [{t}]" for n, t in c.instructions.items()) +
