@@ -28,7 +28,7 @@ With `race=n` (compile.py's recipe: 8) a candidate is scored on n sample example
 on twice as many, and so on, only while it stays ahead of the best so far on the same examples (MIPROv2 likewise
 scores on minibatches and fully evaluates only the promising): a step can try 8 candidates at the cost of ~3 full
 scorings; only a candidate ahead of the best on the whole sample becomes the best, and only one ahead of the seed
-on it a finalist.
+on it (or still ahead when the budget ended its race) a finalist.
 `max_program_runs` stops the loop before a candidate the run budget cannot afford. The result (`OPRO.result`)
 keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
 and a `summary()` table.
@@ -61,6 +61,7 @@ class Candidate:
     summary: dict = field(default_factory=dict)
     val_score: float | None = None
     examples: int = 0  # training examples it was scored on (fewer than the sample when the race dropped it)
+    cut: bool = False  # still ahead of the best when the run budget ended its race: not beaten, just unfinished
 
 
 @dataclass
@@ -234,32 +235,34 @@ class OPRO(Teleprompter):
         return order
 
     def _race(self, student, instructions: dict[str, str], sample: list, best: Candidate, best_rows: list,
-              affordable: Callable[[int], bool]) -> tuple[float, dict, list, int] | None:
+              affordable: Callable[[int], bool]) -> tuple[float, dict, list, int, bool] | None:
         """Scores a candidate on growing prefixes of its order of the sample while it stays ahead of the best so
         far on the same examples (successive halving in the style of MIPROv2's minibatches, on the paired difference).
 
         A candidate dropped after n examples is given the best's score plus its paired difference on those n: an
         estimate on the best's scale, so the meta-prompt's ascending order stays meaningful. On 8 questions one
         flipped answer is 0.125: researcher_writer's OPRO (600 calls, 8-example sample) made a researcher
-        paraphrase its best at 0.458 vs the seed's 0.375, and it lost to the seed on validation. None when the
-        budget cannot afford the first rung."""
+        paraphrase its best at 0.458 vs the seed's 0.375, and it lost to the seed on validation. The last item
+        says the budget ended the race while the candidate was ahead. None when the budget cannot afford the first
+        rung."""
         order = self._race_order(sample)
-        rows, done = [], 0
+        rows, done, cut = [], 0, False
         for size in self.rungs(len(sample)):
             if not affordable(size - done):
+                cut = done > 0  # ahead at the last check (a candidate behind has left the loop already)
                 break
             rows += self._run(student, instructions, order[done:size])
             done = size
             score, summary = self._summarize(rows)
             if done == len(sample):
-                return score, summary, rows, done
+                return score, summary, rows, done, False
             prefix = {id(ex) for ex in order[:done]}
             best_prefix, _ = self._summarize([r for r in best_rows if id(r[0]) in prefix])
             if score <= best_prefix:
                 break
         if not done:
             return None
-        return best.score + score - best_prefix, summary, rows, done
+        return best.score + score - best_prefix, summary, rows, done, cut
 
     # --- the meta-prompt -----------------------------------------------------------------------------------
     def _task_text(self, student, target: str) -> str:
@@ -425,8 +428,8 @@ class OPRO(Teleprompter):
                         raced = self._race(student, instructions, sample, best, rows, affordable)
                         if raced is None:
                             break
-                        s, summ, r, n = raced
-                        scored.append((Candidate(instructions, s, iteration, target, summ, examples=n), r))
+                        s, summ, r, n, cut = raced
+                        scored.append((Candidate(instructions, s, iteration, target, summ, examples=n, cut=cut), r))
                     trajectories[target] += [c for c, _ in scored]
                     whole = [(c, r) for c, r in scored if c.examples == len(sample)]  # only these can lead
                     if whole:
@@ -451,7 +454,7 @@ class OPRO(Teleprompter):
     def report(self) -> dict:
         """The trajectory (every scored candidate, per step) and the summary table, for the artifact's manifest."""
         steps = [{"iteration": h.iteration, "target": h.target or "seed", "best_score": h.best_score,
-                  "candidates": [{"score": c.score, "examples": c.examples,
+                  "candidates": [{"score": c.score, "examples": c.examples, "cut": c.cut,
                                   "instruction": c.instructions.get(c.target, c.instructions)}
                                  for c in h.candidates]} for h in self.result.history]
         finalists = [{"train_score": c.score, "val_score": c.val_score, "instructions": c.instructions}
@@ -478,8 +481,9 @@ class OPRO(Teleprompter):
             # Only candidates ahead of the seed on the whole sample: one the race dropped has lost to the best on
             # its prefix, and one behind on all of it would be chosen by the final check alone (researcher_writer,
             # optimizer seed 1: 0.621 vs 0.624 on 24 training questions, 0.571 vs 0.380 on 15 validation ones,
-            # -0.027 on 300 test questions).
-            ranked = [c for c in ranked if c.examples == seed.examples and c.score > seed.score]
+            # -0.027 on 300 test questions). A candidate the budget cut while ahead has lost nothing: it competes
+            # with its estimate (hallucination, optimizer seed 0: 0.773 on 16 of 24 was never validated).
+            ranked = [c for c in ranked if (c.examples == seed.examples or c.cut) and c.score > seed.score]
         per_target = list({c.target: c for c in reversed(ranked)}.values())  # each target's best
         finalists = []
         for c in [*sorted(per_target, key=lambda c: -c.score), *ranked]:

@@ -333,6 +333,21 @@ def test_a_candidate_ahead_only_on_the_first_examples_neither_leads_nor_is_a_fin
     assert [c.iteration for c in opro.result.final_choice] == [0] and opro.result.final_choice[0].val_score is None
 
 
+def test_a_candidate_the_budget_cut_while_ahead_is_still_a_finalist():
+    order = _sample_countries()
+    task = KeyedTaskLM({"seed": {order[2], order[3]}, "Keyword-good": set(COUNTRIES)})
+    opro = OPRO(exact, prompt_model=ListProposer(["Keyword-good: answer."]), task_model=task, candidates_per_step=1,
+                max_iterations=1, train_sample=4, race=2, final_candidates=1,
+                max_program_runs=4 + 2 + 4)  # the seed, the first rung, one finalist's validation: no second rung
+    opro._race_order = list
+    program = opro.compile(dspy.Predict("question -> answer"), trainset=DATA, valset=DATA)
+    good = opro.result.history[1].candidates[0]
+    assert good.examples == 2 and good.cut  # ahead on its first two (1.0 vs 0), then out of budget
+    assert opro.result.history[1].best_score == 0.5  # unfinished: it does not become the best during the loop
+    assert [c.iteration for c in opro.result.final_choice] == [1, 0] and good.val_score == 1.0
+    assert "Keyword-good" in program.signature.instructions
+
+
 def test_each_candidate_races_on_its_own_order_of_the_sample():
     data = [dspy.Example(question=f"What is the capital of {c}?", answer="?").with_inputs("question")
             for c in COUNTRIES * 4]  # 16 examples; "?" is right whatever the instruction, so every candidate ties
