@@ -325,11 +325,15 @@ def run(args) -> dict:
         b, c = baseline["metrics"][target]["mean"], compiled["metrics"][target]["mean"]
         mlflow.log_metrics({f"baseline_dev_{target}": b, f"compiled_dev_{target}": c,
                             "optimize_wall_s": opt_s, **{k: v for k, v in usage_report.items() if v is not None}})
-        mlflow.log_figure(plot_history(trials.history, b, c, f"{spec.name}: {recipe.name} ({target})"),
-                          "score_history.png")
+        figures = {"score_history.png": plot_history(trials.history, b, c, f"{spec.name}: {recipe.name} ({target})")}
         credit = (manifest["optimizer_report"] or {}).get("credit")
         if credit:  # MASPO: which agent's prompt changes moved the score
-            mlflow.log_figure(plot_credit(credit, f"{spec.name}: {recipe.name} credit report"), "credit_report.png")
+            figures["credit_report.png"] = plot_credit(credit, f"{spec.name}: {recipe.name} credit report")
+        import matplotlib.pyplot as plt  # (the plots chose its backend)
+
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, name)
+            plt.close(figure)  # pyplot keeps every figure open: one per compile in a long-lived process
         mlflow.log_artifacts(str(folder), artifact_path="artifact")
         version = tracking.register_program(program, spec.name, run_id, manifest, alias=args.alias)
     tracking.flush_traces()

@@ -28,7 +28,6 @@ output alone. The agents are the program's predictors, in the order the program 
 
 from __future__ import annotations
 
-import contextvars
 import random
 from dataclasses import dataclass, field
 from typing import Callable
@@ -39,22 +38,10 @@ from dspy.teleprompt import Teleprompter
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
 from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
+from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
 PROPOSALS = ("add_rule", "rewrite", "mixed")
-
-# The run an agent call belongs to: where its calls are recorded and which cached outputs it replays.
-_RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("maspo_run", default=None)
-
-
-@dataclass
-class Run:
-    """One example run: each agent's calls as (inputs, outputs), the final prediction and its metric."""
-
-    calls: dict[str, list[tuple[dict, dict]]]
-    prediction: object
-    score: float | None
-
 
 @dataclass
 class Scored:
@@ -110,56 +97,8 @@ class MASPO(Teleprompter):
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
-    # --- running with a cache of agent outputs --------------------------------------------------------------
-    def _instrumented(self, student, instructions: dict[str, str]):
-        """A copy of the program with these instructions whose predictors record and replay via `_RUN`."""
-        program = with_instructions(student, instructions)
-        for name, predictor in program.named_predictors():
-            # The class attribute, bound by hand: reading `predictor.forward` makes DSPy warn about direct calls.
-            predictor.forward = self._wrap(name, predictor, type(predictor).forward.__get__(predictor))
-        return program
-
-    @staticmethod
-    def _wrap(name, predictor, forward):
-        def call(**kwargs):
-            run = _RUN.get()
-            if run is None:
-                return forward(**kwargs)
-            done = run["calls"].setdefault(name, [])
-            cached = run["replay"].get(name, [])
-            if len(done) < len(cached):  # an upstream agent: its cached output, no LM call
-                outputs = cached[len(done)][1]
-                prediction = dspy.Prediction(**outputs)
-            else:
-                prediction = forward(**kwargs)
-                outputs = {k: prediction.get(k) for k in predictor.signature.output_fields}
-            inputs = {k: kwargs[k] for k in predictor.signature.input_fields if k in kwargs}
-            done.append((inputs, outputs))
-            return prediction
-        return call
-
-    def _run_one(self, program, example, replay: dict) -> Run:
-        token = _RUN.set({"calls": {}, "replay": replay})
-        try:
-            try:
-                prediction = program(**example.inputs())
-            except Exception:  # noqa: BLE001  (a failed run is a bad outcome, scored as such)
-                prediction = None
-            calls = _RUN.get()["calls"]
-        finally:
-            _RUN.reset(token)
-        score = None
-        if not self.label_free:
-            score = float(self.metric(example, prediction)) if prediction is not None else 0.0
-        return Run(calls, prediction, score)
-
-    def _run_all(self, program, examples: list, replays: list[dict]) -> list[Run]:
-        if self.jobs <= 1:
-            return [self._run_one(program, ex, rp) for ex, rp in zip(examples, replays)]
-        from dspy.utils.parallelizer import ParallelExecutor
-
-        executor = ParallelExecutor(num_threads=self.jobs, disable_progress_bar=True, max_errors=len(examples) + 1)
-        return executor.execute(lambda pair: self._run_one(program, *pair), list(zip(examples, replays)))
+    def _run_all(self, program, examples: list, replays: list | None = None) -> list[Run]:
+        return run_all(program, examples, None if self.label_free else self.metric, replays, self.jobs)
 
     # --- judging ---------------------------------------------------------------------------------------
     def _job(self, student, agent: str | None) -> str:
@@ -174,11 +113,9 @@ class MASPO(Teleprompter):
     def _evaluate(self, student, agent: str, instruction: str, examples: list, base_runs: list[Run],
                   rng: random.Random) -> Scored:
         i = self.agents.index(agent)
-        upstream = set(self.agents[:i])
         nxt = self.agents[i + 1] if i + 1 < len(self.agents) else None
-        program = self._instrumented(student, {**self.current, agent: instruction})
-        replays = [{a: calls for a, calls in run.calls.items() if a in upstream} for run in base_runs]
-        cand_runs = self._run_all(program, examples, replays)
+        program = recording(student, {**self.current, agent: instruction})
+        cand_runs = self._run_all(program, examples, [run.before(agent) for run in base_runs])
         wl, wa, wg = self.weights
         totals = {"local": 0.0, "lookahead": 0.0, "global": 0.0}
         combined = delta = 0.0
@@ -288,7 +225,7 @@ class MASPO(Teleprompter):
         self._tried: dict[str, set[str]] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
-            probe = self._run_one(self._instrumented(student, self.current), trainset[0], {})
+            probe = self._run_all(recording(student, self.current), trainset[:1])[0]
             called = list(probe.calls)
             self.agents = called + [n for n in self._seed if n not in called]
             if len(self.agents) < 2:
@@ -342,8 +279,8 @@ class MASPO(Teleprompter):
             self.stopped = "budget"
             return
         credit["turns"] += 1
-        base_program = self._instrumented(student, self.current)
-        base_runs = self._run_all(base_program, examples, [{}] * len(examples))
+        base_program = recording(student, self.current)
+        base_runs = self._run_all(base_program, examples)
         incumbent = Scored(self.current[agent], 0.5, {"local": 0.5, "lookahead": 0.5, "global": 0.5}, 0.0,
                            partners=self.partner_version)
         carried = [s for s in beams[agent] if s.instruction != incumbent.instruction]
@@ -405,7 +342,7 @@ class MASPO(Teleprompter):
         if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
             self.stopped = "budget"
             return None
-        base_runs = self._run_all(self._instrumented(student, self.current), examples, [{}] * len(examples))
+        base_runs = self._run_all(recording(student, self.current), examples)
         second = self._evaluate(student, agent, top.instruction, examples, base_runs, rng)
         negatives += [(top.instruction, case) for case in second.misaligned]
         n, m = n_first, len(examples)
@@ -445,8 +382,7 @@ class MASPO(Teleprompter):
             return final
         scores = {}
         for name, instructions in (("seed", self._seed), ("optimized", final)):
-            program = self._instrumented(student, instructions)
-            runs = self._run_all(program, list(valset), [{}] * len(valset))
+            runs = self._run_all(recording(student, instructions), list(valset))
             scores[name] = sum(r.score for r in runs) / len(runs)
         self.validation = scores
         return final if scores["optimized"] > scores["seed"] else dict(self._seed)

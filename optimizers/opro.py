@@ -29,7 +29,10 @@ on twice as many, and so on, only while it stays ahead of the best so far on the
 scores on minibatches and fully evaluates only the promising): a step can try 8 candidates at the cost of ~3 full
 scorings; only a candidate ahead of the best on the whole sample becomes the best, and only one ahead of the seed
 on it (or still ahead when the budget ended its race) a finalist.
-`max_program_runs` stops the loop before a candidate the run budget cannot afford. The result (`OPRO.result`)
+A later step's candidate replays the best's recorded calls of the steps before it (optimizers/replay.py, as MASPO
+re-runs from an agent onward), so it costs only the calls from that step on: about half a run for
+researcher_writer's writer. `max_program_runs` counts runs in whole-run equivalents of those calls and stops the
+loop before a candidate the budget cannot afford. The result (`OPRO.result`)
 keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
 and a `summary()` table.
 """
@@ -46,6 +49,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
+from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
 
 META_INSTRUCTION = ("Write a new instruction that is different from all the instructions above and has a score as "
@@ -105,6 +109,17 @@ def scoring_sample(trainset: list, n: int | None, rng: random.Random) -> list:
             if queue and len(sample) < n:
                 sample.append(queue.pop(0))
     return sample
+
+
+def _key(instructions: dict[str, str]) -> tuple:
+    return tuple(sorted(instructions.items()))
+
+
+def call_share(runs: list[Run], target: str) -> float:
+    """The share of a whole run's step calls that a candidate for `target` makes, the calls before the step's
+    first one being replayed: 1 for the first step, about 1/2 for researcher_writer's writer."""
+    total = sum(len(r.events) for r in runs)
+    return sum(len(r.events) - len(r.before(target)) for r in runs) / total if total else 1.0
 
 
 class OPROResult:
@@ -185,25 +200,37 @@ class OPRO(Teleprompter):
         self._race_rng = random.Random(f"{seed}-race")  # its own stream: proposals and exemplars do not shift
         # A budget of program runs (scoring and the final validation): the loop stops before a candidate it cannot
         # afford, so steps that drop unusable or repeated proposals leave room for more steps, not unspent budget.
-        self.max_program_runs, self.runs_spent = max_program_runs, 0
+        self.max_program_runs, self.runs_spent = max_program_runs, 0.0
+        self._runs: dict[tuple, Run] = {}  # (instructions, rollout, example) -> its recorded run
+        self._run_calls: float | None = None  # step calls of one whole program run (from the seed's runs)
+        self._shares: dict[str, float] = {}  # per step, the share of a run's calls its candidates make
         self.result = OPROResult()
         self._proposer = Proposer(prompt_model, temperature)
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _run(self, student, instructions: dict[str, str], examples: list) -> list:
-        """(example, prediction or None, metric) rows of the program with these instructions."""
-        program = with_instructions(student, instructions)
-        rows = []
+    def _run(self, student, instructions: dict[str, str], examples: list, target: str | None = None,
+             base: dict[str, str] | None = None) -> list:
+        """(example, prediction or None, metric) rows of the program with these instructions. Given the `base`
+        instructions they differ from at step `target` only, each example replays base's recorded calls before
+        the step's first one: a writer candidate costs the writer's calls, not the researcher's again."""
+        program, key = recording(student, instructions), _key(instructions)
+        rows, fresh = [], 0
         for run in range(self.runs_per_record):
             # Run 0 is the plain call (cacheable, resumable); further runs vary the rollout to sample anew.
             lm = dspy.settings.lm if run == 0 else dspy.settings.lm.copy(rollout_id=run)
+            replays = None
+            if base is not None and target != "*":
+                replays = [self._runs[(_key(base), run, id(ex))].before(target) for ex in examples]
+            scoring = RecordedEvaluate(devset=examples, metric=self.metric, replays=replays, num_threads=self.jobs)
             with dspy.context(lm=lm):
-                evaluation = dspy.Evaluate(devset=examples, metric=self.metric, num_threads=self.jobs,
-                                           display_progress=False, failure_score=0.0, max_errors=len(examples) + 1,
-                                           provide_traceback=False)(program)
-            rows += [(ex, pred if isinstance(pred, dspy.Prediction) else None, float(score))
-                     for ex, pred, score in evaluation.results]
-        self.runs_spent += len(examples) * self.runs_per_record
+                scoring(program)
+            for ex, r in zip(examples, scoring.runs):
+                self._runs[(key, run, id(ex))] = r
+                rows.append((ex, r.prediction if isinstance(r.prediction, dspy.Prediction) else None, r.score))
+                fresh += r.fresh
+        if self._run_calls is None:  # the first run (the seed's): a whole program run's step calls
+            self._run_calls = max(fresh / max(len(rows), 1), 1.0)
+        self.runs_spent += fresh / self._run_calls if fresh else 0
         return rows
 
     def _summarize(self, rows: list) -> tuple[float, dict]:
@@ -234,8 +261,8 @@ class OPRO(Teleprompter):
         self._race_rng.shuffle(order)
         return order
 
-    def _race(self, student, instructions: dict[str, str], sample: list, best: Candidate, best_rows: list,
-              affordable: Callable[[int], bool]) -> tuple[float, dict, list, int, bool] | None:
+    def _race(self, student, instructions: dict[str, str], target: str, sample: list, best: Candidate,
+              best_rows: list, affordable: Callable[[float], bool]) -> tuple[float, dict, list, int, bool] | None:
         """Scores a candidate on growing prefixes of its order of the sample while it stays ahead of the best so
         far on the same examples (successive halving in the style of MIPROv2's minibatches, on the paired difference).
 
@@ -248,10 +275,10 @@ class OPRO(Teleprompter):
         order = self._race_order(sample)
         rows, done, cut = [], 0, False
         for size in self.rungs(len(sample)):
-            if not affordable(size - done):
+            if not affordable(self._cost(target, size - done)):
                 cut = done > 0  # ahead at the last check (a candidate behind has left the loop already)
                 break
-            rows += self._run(student, instructions, order[done:size])
+            rows += self._run(student, instructions, order[done:size], target, best.instructions)
             done = size
             score, summary = self._summarize(rows)
             if done == len(sample):
@@ -263,6 +290,10 @@ class OPRO(Teleprompter):
         if not done:
             return None
         return best.score + score - best_prefix, summary, rows, done, cut
+
+    def _cost(self, target: str, examples: int) -> float:
+        """The program runs a candidate for `target` spends on this many examples (its replayed calls are free)."""
+        return examples * self.runs_per_record * self._shares.get(target, 1.0)
 
     # --- the meta-prompt -----------------------------------------------------------------------------------
     def _task_text(self, student, target: str) -> str:
@@ -276,34 +307,20 @@ class OPRO(Teleprompter):
                 f"takes {', '.join(predictor.signature.input_fields)} and produces "
                 f"{', '.join(predictor.signature.output_fields)}.")
 
-    def _step_calls(self, student, instructions: dict[str, str], target: str, examples: list,
-                    affordable: Callable[[int], bool]) -> dict:
-        """What step `target` received and wrote on each example (its last call), from a traced re-run with the
-        instructions that produced the rows: the same calls, so the LM cache serves them (each is still counted
-        as a program run). Empty for a joint proposal, a step that sees only the example's own inputs, or when
-        the run budget cannot afford the re-runs and the step's first candidate too."""
+    def _step_calls(self, instructions: dict[str, str], target: str, examples: list) -> dict:
+        """What step `target` received and wrote on each example (its last call), from the recorded runs of these
+        instructions. Empty for a joint proposal or a step that sees only the example's own inputs."""
         if target == "*":
-            return {}
-        program = with_instructions(student, instructions)
-        predictor = dict(program.named_predictors())[target]
-        if (all(set(predictor.signature.input_fields) <= set(ex.inputs()) for ex in examples)
-                or not affordable(len(examples))):
             return {}
         found = {}
         for ex in examples:
-            with dspy.context(trace=[]):
-                try:
-                    program(**ex.inputs())
-                except Exception:  # noqa: BLE001  (an error row is shown without the step's context)
-                    continue
-                calls = [(inputs, out) for p, inputs, out in dspy.settings.trace if p is predictor]
-            if calls:
+            run = self._runs.get((_key(instructions), 0, id(ex)))
+            calls = run.calls.get(target) if run else None
+            if calls and not set(calls[-1][0]) <= set(ex.inputs()):
                 found[id(ex)] = calls[-1]
-        self.runs_spent += len(examples)
         return found
 
-    def _exemplar_text(self, rows: list, rng: random.Random, student, instructions: dict[str, str], target: str,
-                       affordable: Callable[[int], bool]) -> str:
+    def _exemplar_text(self, rows: list, rng: random.Random, instructions: dict[str, str], target: str) -> str:
         groups: dict[str, list] = {}
         for ex, pred, score in rows:
             groups.setdefault(self.labelize(ex, pred, score), []).append((ex, pred, score))
@@ -314,7 +331,7 @@ class OPRO(Teleprompter):
                     picked.append((name, groups[name].pop(rng.randrange(len(groups[name])))))
         # A later step's exemplar shows what that step read (the writer's passages): the question and the gold
         # answer alone cannot show a proposer why the step answered as it did.
-        steps = self._step_calls(student, instructions, target, [ex for _, (ex, _, _) in picked], affordable)
+        steps = self._step_calls(instructions, target, [ex for _, (ex, _, _) in picked])
         blocks = []
         for label, (ex, pred, score) in picked:
             inputs = fields_text(ex.inputs(), None)  # the task's own inputs, whole (the paper's exemplars)
@@ -333,7 +350,7 @@ class OPRO(Teleprompter):
         return "\n\n".join(blocks)
 
     def _meta_prompt(self, student, target: str, trajectory: list[Candidate], best: Candidate, rows: list,
-                     rng, affordable: Callable[[int], bool]) -> str:
+                     rng) -> str:
         ranked = sorted(trajectory, key=lambda c: c.score)[-self.trajectory_size:]  # ascending: best last
         if target == "*":
             past = "\n\n".join("text:\n" + "\n".join(f"{n}: [{t}]" for n, t in c.instructions.items()) +
@@ -348,7 +365,7 @@ class OPRO(Teleprompter):
                 f"scores indicate better quality.\n\n{past}\n\n{self._outcome_text(best.summary, rows)}"
                 f"The following exemplars show the task: the input, "
                 f"what the program wrote with the best instructions so far, and the expected output.\n\n"
-                f"{self._exemplar_text(rows, rng, student, best.instructions, target, affordable)}\n\n{ask}")
+                f"{self._exemplar_text(rows, rng, best.instructions, target)}\n\n{ask}")
 
     def _outcome_text(self, summary: dict, rows: list) -> str:
         """What the best instructions so far do on the whole sample (the Datadog loop shows its proposer the
@@ -402,30 +419,29 @@ class OPRO(Teleprompter):
         with dspy.context(lm=lm):
             seed_instructions = instructions_of(student)
             score, summary, rows = self._score(student, seed_instructions, sample)
+            seed_runs = [self._runs[(_key(seed_instructions), 0, id(ex))] for ex in sample]
+            self._shares = {name: call_share(seed_runs, name) for name in names}
             best = Candidate(seed_instructions, score, 0, "", summary, examples=len(sample))
             trajectories = {t: [best] for t in (["*"] if self.mode == "joint" else names)}
             self.result.best, self.result.best_iteration = best, 0
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
             reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
 
-            def affordable(examples: int | None = None) -> bool:
-                first = self.rungs(len(sample))[0] if examples is None else examples
-                next_total = self.runs_spent + first * self.runs_per_record + reserve
-                return self.max_program_runs is None or next_total <= self.max_program_runs
+            def affordable(runs: float) -> bool:
+                return self.max_program_runs is None or self.runs_spent + runs + reserve <= self.max_program_runs
 
-            def and_a_candidate(runs: int) -> bool:  # the exemplars' re-runs, and the step's first candidate after
-                return affordable(runs + self.rungs(len(sample))[0])
+            def first_rung(target: str) -> float:
+                return self._cost(target, self.rungs(len(sample))[0])
 
             self.result.stopped = "max_iterations"
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
-                    if not affordable():
-                        break
-                    meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng,
-                                             and_a_candidate)
+                    if not affordable(first_rung(target)):
+                        continue  # a later step's candidates may cost less than this one's
+                    meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
-                        raced = self._race(student, instructions, sample, best, rows, affordable)
+                        raced = self._race(student, instructions, target, sample, best, rows, affordable)
                         if raced is None:
                             break
                         s, summ, r, n, cut = raced
@@ -439,7 +455,7 @@ class OPRO(Teleprompter):
                             self.result.best, self.result.best_iteration = best, iteration
                     self._record(IterationRecord(iteration, target, meta, [c for c, _ in scored], best.score,
                                                  dict(best.instructions), best.summary))
-                if not affordable():
+                if not any(affordable(first_rung(t)) for t in trajectories):
                     self.result.stopped = "budget"
                     break
                 if self.stopping_condition and self.stopping_condition(best.summary):
@@ -461,7 +477,7 @@ class OPRO(Teleprompter):
                      for c in self.result.final_choice]
         return {"best_prompt": self.result.best_prompt, "best_score": self.result.best_score,
                 "best_iteration": self.result.best_iteration, "total_iterations": self.result.total_iterations,
-                "stopped": self.result.stopped, "program_runs": self.runs_spent,
+                "stopped": self.result.stopped, "program_runs": round(self.runs_spent, 1),
                 "trajectory": steps, "finalists": finalists, "summary": self.result.summary()}
 
     def _final_choice(self, student, candidates: list[Candidate], valset) -> Candidate:

@@ -13,6 +13,7 @@ import pytest
 from dspy.utils.callback import with_callbacks
 
 from optimizers.maspo import MASPO
+from optimizers.replay import recording
 
 
 class Search(dspy.Signature):
@@ -144,7 +145,7 @@ def test_a_downstream_candidate_reruns_only_from_its_agent(examples):
     maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
     maspo.current, maspo.partner_version = dict(maspo._seed), 0
     with dspy.context(lm=lm):
-        base_runs = maspo._run_all(maspo._instrumented(Toy(), maspo.current), examples, [{}] * 4)
+        base_runs = maspo._run_all(recording(Toy(), maspo.current), examples)
         before = dict(lm.calls)
         import random
 
@@ -236,8 +237,7 @@ def test_the_seed_wins_a_tie_on_validation(examples):
     maspo = MASPO(exact)
     maspo._seed = {"searcher": "s", "answerer": "a"}
     scores = iter([[1.0, 0.0], [0.0, 1.0]])  # the seed's runs, then the optimized prompts'
-    maspo._instrumented = lambda student, instructions: None
-    maspo._run_all = lambda program, valset, replays: [type("Run", (), {"score": x}) for x in next(scores)]
+    maspo._run_all = lambda program, valset: [type("Run", (), {"score": x}) for x in next(scores)]
     chosen = maspo._final_check(Toy(), {"searcher": "s2", "answerer": "a"}, examples[:2])
     assert chosen == {"searcher": "s", "answerer": "a"} and maspo.validation == {"seed": 0.5, "optimized": 0.5}
 

@@ -367,18 +367,21 @@ def test_each_candidate_races_on_its_own_order_of_the_sample():
     assert len({tuple(f) for f in firsts}) > 1  # not the same 4 for every candidate
 
 
-def test_a_later_steps_exemplars_show_what_it_received_and_the_replay_is_counted():
+def test_a_later_steps_exemplars_show_what_it_received_and_its_candidates_replay_the_steps_before_it():
     class NotesLM(dspy.LM):
         """Step a writes notes naming the country; step b answers from them (wrongly: the seed is not enough)."""
 
         def __init__(self):
             super().__init__("scripted/notes", cache=False)
+            self.calls = {"a": 0, "b": 0}
 
         def __call__(self, prompt=None, messages=None, **kwargs):
             user = messages[-1]["content"]
             country = re.search(r"capital of (\w+)", user).group(1)
             if "NOTE-" in user:  # step b: the notes are among its inputs
+                self.calls["b"] += 1
                 return ["[[ ## answer ## ]]\n?\n\n[[ ## completed ## ]]"]
+            self.calls["a"] += 1
             return [f"[[ ## notes ## ]]\nNOTE-{country}\n\n[[ ## completed ## ]]"]
 
     class TwoSteps(dspy.Module):
@@ -390,20 +393,21 @@ def test_a_later_steps_exemplars_show_what_it_received_and_the_replay_is_counted
         def forward(self, question):
             return self.b(question=question, notes=self.a(question=question).notes)
 
-    proposer = ProposerLM()
-    opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
+    proposer, task = ProposerLM(), NotesLM()
+    opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=1, max_iterations=1,
                 train_sample=4, exemplars=2)
     opro.compile(TwoSteps(), trainset=DATA)
     for_a, for_b = proposer.prompts[0], proposer.prompts[1]
     assert "step 'a'" in for_a and "received" not in for_a  # step a reads only the question
     assert re.search(r"step 'b' received:\nnotes: NOTE-(\w+)\nprogram output:\nanswer: \?", for_b)
     assert "step 'b' wrote" not in for_b  # what it wrote is the program's output, shown once
-    # 4 seed runs, 4 per candidate (one per step), and the 2 exemplars re-run for step b's meta-prompt
-    assert opro.runs_spent == 4 + 4 + 4 + 2
-    # A run budget with room for step b's candidate but not for the re-runs too: b is proposed for without them.
+    # Step b's candidate replays step a's recorded notes: a is called by the seed's and a's candidate's runs only.
+    assert task.calls == {"a": 4 + 4, "b": 4 + 4 + 4}
+    assert opro.runs_spent == 4 + 4 + 2  # b's candidate makes half a run's calls per example
+    # A budget too small for step a's candidate still affords step b's, which costs half as much.
     proposer = ProposerLM()
     opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
-                train_sample=4, exemplars=2, max_program_runs=13)
+                train_sample=4, exemplars=2, max_program_runs=4 + 2)
     opro.compile(TwoSteps(), trainset=DATA)
-    assert "step 'b'" in proposer.prompts[1] and "received" not in proposer.prompts[1]
-    assert opro.runs_spent == 12
+    assert [h.target for h in opro.result.history] == ["", "b"] and opro.runs_spent == 6
+    assert opro.result.stopped == "budget"
