@@ -220,7 +220,8 @@ class OPRO(Teleprompter):
             lm = dspy.settings.lm if run == 0 else dspy.settings.lm.copy(rollout_id=run)
             replays = None
             if base is not None and target != "*":
-                replays = [self._runs[(_key(base), run, id(ex))].before(target) for ex in examples]
+                base_key = _key(base)
+                replays = [self._runs[(base_key, run, id(ex))].before(target) for ex in examples]
             scoring = RecordedEvaluate(devset=examples, metric=self.metric, replays=replays, num_threads=self.jobs)
             with dspy.context(lm=lm):
                 scoring(program)
