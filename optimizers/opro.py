@@ -31,10 +31,10 @@ scorings; only a candidate ahead of the best on the whole sample becomes the bes
 on it (or still ahead when the budget ended its race) a finalist.
 A later step's candidate replays the best's recorded calls of the steps before it (optimizers/replay.py, as MASPO
 re-runs from an agent onward), so it costs only the calls from that step on: about half a run for
-researcher_writer's writer. `max_program_runs` counts runs in whole-run equivalents of those calls, `max_calls`
-every LM call (the proposer's too); either stops the loop before a candidate the budget cannot afford. The result
-(`OPRO.result`) keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the
-full history and a `summary()` table.
+researcher_writer's writer. `max_program_runs` counts runs in whole-run equivalents of those calls and stops the
+loop before a candidate the budget cannot afford. The result (`OPRO.result`)
+keeps `best_prompt`, `best_score`, `best_iteration`, `total_iterations`, why the loop `stopped`, the full history
+and a `summary()` table.
 """
 
 from __future__ import annotations
@@ -48,7 +48,6 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from evaluation.usage import LMMeter
 from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
 from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
@@ -186,7 +185,7 @@ class OPRO(Teleprompter):
                  compute_score: Callable[[dict], float] | None = None, seed: int = 0,
                  on_iteration: Callable[[IterationRecord], None] | None = None, task_description: str | None = None,
                  show_summary: bool = True, max_program_runs: int | None = None, tips: bool = True,
-                 race: int | None = None, max_calls: int | None = None):
+                 race: int | None = None):
         if mode not in ("sequential", "joint"):
             raise ValueError(f"mode must be 'sequential' or 'joint', not {mode!r}")
         self.metric, self.prompt_model, self.task_model = metric, prompt_model, task_model
@@ -202,11 +201,6 @@ class OPRO(Teleprompter):
         # A budget of program runs (scoring and the final validation): the loop stops before a candidate it cannot
         # afford, so steps that drop unusable or repeated proposals leave room for more steps, not unspent budget.
         self.max_program_runs, self.runs_spent = max_program_runs, 0.0
-        # A budget of LM calls instead (compile.py's --max-calls): every call counts, the program's and the
-        # proposer's, cache hits too (a resumed compile retraces the same steps), as MASPO counts them. A run cap
-        # derived from it left a tenth unspent (researcher_writer: 504 of 600), its proposals reserved for
-        # iterations that never came.
-        self.max_calls, self._meter = max_calls, LMMeter()
         self._runs: dict[tuple, Run] = {}  # (instructions, rollout, example) -> its recorded run
         self._run_calls: float | None = None  # step calls of one whole program run (from the seed's runs)
         self._shares: dict[str, float] = {}  # per step, the share of a run's calls its candidates make
@@ -423,7 +417,7 @@ class OPRO(Teleprompter):
         sample = scoring_sample(trainset, self.train_sample, rng)
         lm = self.task_model or dspy.settings.lm
         names = [n for n, _ in student.named_predictors()]
-        with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
+        with dspy.context(lm=lm):
             seed_instructions = instructions_of(student)
             score, summary, rows = self._score(student, seed_instructions, sample)
             seed_runs = [self._runs[(_key(seed_instructions), 0, id(ex))] for ex in sample]
@@ -434,10 +428,7 @@ class OPRO(Teleprompter):
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
             reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
 
-            def affordable(runs: float, proposals: int = 0) -> bool:
-                if self.max_calls is not None:  # (+ the seed's validation pass: compile.py's baseline, cached)
-                    need = (runs + reserve + len(valset or [])) * self._run_calls + proposals
-                    return self._meter.calls + need <= self.max_calls
+            def affordable(runs: float) -> bool:
                 return self.max_program_runs is None or self.runs_spent + runs + reserve <= self.max_program_runs
 
             def first_rung(target: str) -> float:
@@ -446,7 +437,7 @@ class OPRO(Teleprompter):
             self.result.stopped = "max_iterations"
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
-                    if not affordable(first_rung(target), self.candidates_per_step):
+                    if not affordable(first_rung(target)):
                         continue  # a later step's candidates may cost less than this one's
                     meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng)
                     scored = []
@@ -465,7 +456,7 @@ class OPRO(Teleprompter):
                             self.result.best, self.result.best_iteration = best, iteration
                     self._record(IterationRecord(iteration, target, meta, [c for c, _ in scored], best.score,
                                                  dict(best.instructions), best.summary))
-                if not any(affordable(first_rung(t), self.candidates_per_step) for t in trajectories):
+                if not any(affordable(first_rung(t)) for t in trajectories):
                     self.result.stopped = "budget"
                     break
                 if self.stopping_condition and self.stopping_condition(best.summary):
@@ -488,7 +479,6 @@ class OPRO(Teleprompter):
         return {"best_prompt": self.result.best_prompt, "best_score": self.result.best_score,
                 "best_iteration": self.result.best_iteration, "total_iterations": self.result.total_iterations,
                 "stopped": self.result.stopped, "program_runs": round(self.runs_spent, 1),
-                "lm_calls": self._meter.calls, "max_calls": self.max_calls,
                 "trajectory": steps, "finalists": finalists, "summary": self.result.summary()}
 
     def _final_choice(self, student, candidates: list[Candidate], valset) -> Candidate:
@@ -559,15 +549,12 @@ class Opro(Recipe):
             raise UserError(f"budget {budget.name} ({budget.program_runs} program runs) is too small for {self.name}: "
                             f"one iteration needs {sample + final + per_iteration}; use --budget medium or heavy, "
                             f"--max-calls, or a smaller --val-size")
-        # The loop spends the whole budget: steps often score fewer than 8 (unparseable or repeated proposals),
-        # so up to twice the iterations that a full cap allows may fit (and their proposals are counted). Under
-        # --max-calls the loop counts the calls themselves, and the iterations follow from all of them.
+        # The loop spends the whole run cap: steps often score fewer than 8 (unparseable or repeated proposals),
+        # so up to twice the iterations that a full cap allows may fit (and their proposals are counted).
         runs = budget.program_runs
-        whole = budget.max_calls // budget.calls_per_run if budget.max_calls else runs
-        iterations = 2 * -(-(whole - sample - final) // per_iteration)
+        iterations = 2 * -(-(runs - sample - final) // per_iteration)
         return Plan({"mode": self.mode, "candidates_per_step": self.candidates_per_step, "train_sample": sample,
-                     "race": race, "max_iterations": iterations,
-                     "max_program_runs": None if budget.max_calls else runs, "max_calls": budget.max_calls,
+                     "race": race, "max_iterations": iterations, "max_program_runs": runs,
                      "final_candidates": self.final_candidates, "temperature": 1.0, "exemplars": 3,
                      "trajectory_size": 20},
                     program_runs=runs, prompt_calls=iterations * steps * self.candidates_per_step)
@@ -589,8 +576,7 @@ class Opro(Recipe):
                          exemplars=p["exemplars"], train_sample=p["train_sample"], mode=p["mode"],
                          final_candidates=p["final_candidates"], jobs=ctx.threads, seed=ctx.seed,
                          summary_evaluators=ctx.summary_evaluators, compute_score=ctx.compute_score,
-                         max_program_runs=p.get("max_program_runs"), race=p.get("race"), on_iteration=log,
-                         max_calls=p.get("max_calls"))
+                         max_program_runs=p.get("max_program_runs"), race=p.get("race"), on_iteration=log)
         return optimizer.compile(student, trainset=trainset, valset=valset)
 
 

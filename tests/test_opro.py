@@ -217,29 +217,6 @@ def test_a_run_budget_stops_the_loop_before_a_candidate_it_cannot_afford():
     assert opro.runs_spent <= 4 * scored + 3 * 2  # at most 2 finalists and the seed on validation
 
 
-def test_a_call_budget_counts_the_proposals_too_and_is_spent_down_to_less_than_a_step():
-    from dspy.utils.callback import with_callbacks
-
-    class Counted(TaskLM):
-        __call__ = with_callbacks(TaskLM.__call__)  # as dspy.LM's own: the call meter sees these
-
-    class Distinct(ProposerLM):
-        TEXTS = ["Reply with one word.", "Think about geography before answering.", "Give only a city name.",
-                 "Mention nothing but the answer.", "Consider the country's history.", "Be brief and exact."]
-
-        @with_callbacks
-        def __call__(self, prompt=None, messages=None, **kwargs):
-            return [f"[{self.TEXTS[kwargs['rollout_id'] % len(self.TEXTS)]}]"]
-
-    # The seed's 4 runs, then per step 2 proposals and 2 candidates of 4 runs; 2 validation runs each for one
-    # finalist and the seed kept in reserve: 4 + 2 * 10 + 4 = 28 calls afford exactly two steps.
-    opro = OPRO(exact, prompt_model=Distinct(), task_model=Counted(), candidates_per_step=2, max_iterations=10,
-                train_sample=4, final_candidates=1, max_calls=28)
-    opro.compile(dspy.Predict("question -> answer"), trainset=DATA, valset=DATA[:2])
-    assert opro.result.stopped == "budget" and len(opro.result.history) == 1 + 2
-    assert 28 - 10 < opro.report()["lm_calls"] <= 28
-
-
 def test_near_copies_within_one_step_are_scored_once():
     class Twins(ProposerLM):
         def __call__(self, prompt=None, messages=None, **kwargs):
