@@ -8,6 +8,7 @@ optimizer's proposer, a judge) gets a fixed reply for every field those signatur
 import re
 
 import dspy
+from dspy.utils.callback import with_callbacks
 
 GENERIC = {
     "proposed_instruction": "Answer with the shortest span from the passages.",
@@ -38,6 +39,7 @@ class ScriptedLM(dspy.LM):
         self.fields_asked = []  # the output fields of each call: which predictors this LM served
         self.system_prompts = []  # each call's system message: which instructions reached the model
 
+    @with_callbacks  # as dspy.LM's own: call meters and budgets count these calls
     def __call__(self, prompt=None, messages=None, **kwargs):
         self.calls += 1
         if messages and len(messages) == 1:  # a proposer's meta-prompt (OPRO, MASPO)
