@@ -2,8 +2,9 @@
 
 A candidate instruction for a later step leaves every call before that step's first call as it was, so a re-run
 replays those calls from a recorded run of the same example and only the calls from the step onward reach the LM.
-Replay stops at the first call it cannot serve (another step than recorded, or the changed step): whatever runs
-after it may depend on what changed. The recorded calls are also what a proposer is shown of a step's inputs.
+Replay stops at the first call it cannot serve (another step than recorded, other inputs, or the changed step):
+whatever runs after it may depend on what changed. The recorded calls are also what a proposer is shown of a
+step's inputs.
 """
 
 from __future__ import annotations
@@ -61,14 +62,16 @@ def _recorded(name, predictor, forward):
         if run is None:
             return forward(**kwargs)
         replay, events = run["replay"], run["events"]
-        if len(events) < len(replay) and replay[len(events)][0] == name and not run["fresh"]:
-            outputs = replay[len(events)][2]
+        inputs = {k: kwargs[k] for k in predictor.signature.input_fields if k in kwargs}
+        recorded = replay[len(events)] if len(events) < len(replay) and not run["fresh"] else None
+        if recorded is not None and recorded[0] == name and recorded[1] == inputs:
+            outputs = recorded[2]
             prediction = dspy.Prediction(**outputs)
-        else:
+        else:  # the run departed from the recording (or it is over): this call and all after it run
             run["fresh"] += 1
             prediction = forward(**kwargs)
             outputs = {k: prediction.get(k) for k in predictor.signature.output_fields}
-        events.append((name, {k: kwargs[k] for k in predictor.signature.input_fields if k in kwargs}, outputs))
+        events.append((name, inputs, outputs))
         return prediction
     return call
 

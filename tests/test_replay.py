@@ -58,3 +58,14 @@ def test_a_failed_run_is_scored_zero():
     with dspy.context(lm=lm):
         runs = run_all(recording(DraftCheckDraft(), {"a": "Draft.", "b": "Check."}), examples, broken_metric)
     assert runs[0].score == 0.0
+
+
+def test_a_call_whose_inputs_differ_from_the_recording_runs():
+    lm = EchoLM()
+    one = [dspy.Example(question="one").with_inputs("question")]
+    with dspy.context(lm=lm):
+        base = run_all(recording(DraftCheckDraft(), {"a": "Draft.", "b": "Check."}), one, None)
+        other = [dspy.Example(question="two").with_inputs("question")]  # step a now reads another question
+        again = run_all(recording(DraftCheckDraft(), {"a": "Draft.", "b": "Verify."}), other, None,
+                        [base[0].before("b")])
+    assert again[0].fresh == 3 and again[0].events[0][1] == {"question": "two"}
