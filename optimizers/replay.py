@@ -64,7 +64,7 @@ def _recorded(name, predictor, forward):
         replay, events = run["replay"], run["events"]
         inputs = {k: kwargs[k] for k in predictor.signature.input_fields if k in kwargs}
         recorded = replay[len(events)] if len(events) < len(replay) and not run["fresh"] else None
-        if recorded is not None and recorded[0] == name and recorded[1] == inputs:
+        if recorded is not None and recorded[0] == name and _same(recorded[1], inputs):
             outputs = recorded[2]
             prediction = dspy.Prediction(**outputs)
         else:  # the run departed from the recording (or it is over): this call and all after it run
@@ -74,6 +74,13 @@ def _recorded(name, predictor, forward):
         events.append((name, inputs, outputs))
         return prediction
     return call
+
+
+def _same(a: dict, b: dict) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001  (values without a plain equality, e.g. arrays: not the same, so run it)
+        return False
 
 
 def run_one(program, example, metric, replay: list | None = None) -> Run:
