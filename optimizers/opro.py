@@ -231,6 +231,9 @@ class OPRO(Teleprompter):
                 fresh += r.fresh
         if self._run_calls is None:  # the first run (the seed's): a whole program run's step calls
             self._run_calls = max(fresh / max(len(rows), 1), 1.0)
+        if target not in (None, "*") and rows:  # what this step's candidates really cost: replays can end early
+            observed = fresh / (len(rows) * self._run_calls)
+            self._shares[target] = max(self._shares.get(target, 0.0), observed)
         self.runs_spent += fresh / self._run_calls if fresh else 0
         return rows
 
@@ -413,6 +416,8 @@ class OPRO(Teleprompter):
 
     # --- the loop ------------------------------------------------------------------------------------------
     def compile(self, student, *, trainset, valset=None, **kwargs):
+        self.runs_spent, self._runs, self._run_calls, self._shares = 0.0, {}, None, {}  # a second compile starts anew
+        self.result = OPROResult()
         rng = random.Random(self.seed)
         sample = scoring_sample(trainset, self.train_sample, rng)
         lm = self.task_model or dspy.settings.lm
@@ -428,8 +433,8 @@ class OPRO(Teleprompter):
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
             reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
 
-            def affordable(runs: float) -> bool:
-                return self.max_program_runs is None or self.runs_spent + runs + reserve <= self.max_program_runs
+            def affordable(runs: float) -> bool:  # (slack: the spent runs are sums of fractions)
+                return self.max_program_runs is None or self.runs_spent + runs + reserve <= self.max_program_runs + 1e-9
 
             def first_rung(target: str) -> float:
                 return self._cost(target, self.rungs(len(sample))[0])
@@ -500,7 +505,7 @@ class OPRO(Teleprompter):
             # optimizer seed 1: 0.621 vs 0.624 on 24 training questions, 0.571 vs 0.380 on 15 validation ones,
             # -0.027 on 300 test questions). A candidate the budget cut while ahead has lost nothing: it competes
             # with its estimate (hallucination, optimizer seed 0: 0.773 on 16 of 24 was never validated).
-            ranked = [c for c in ranked if (c.examples == seed.examples or c.cut) and c.score > seed.score]
+            ranked = [c for c in ranked if (c.examples == seed.examples or (c.cut and valset)) and c.score > seed.score]
         per_target = list({c.target: c for c in reversed(ranked)}.values())  # each target's best
         finalists = []
         for c in [*sorted(per_target, key=lambda c: -c.score), *ranked]:

@@ -10,6 +10,7 @@ step's inputs.
 from __future__ import annotations
 
 import contextvars
+import logging
 from dataclasses import dataclass
 
 import dspy
@@ -17,6 +18,8 @@ from dspy.evaluate.evaluate import EvaluationResult
 from dspy.utils.callback import with_callbacks
 
 from programs.instructions import with_instructions
+
+logger = logging.getLogger(__name__)
 
 # The run a step call belongs to: where it is recorded and which recorded calls it replays.
 _RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("replay_run", default=None)
@@ -91,7 +94,8 @@ def run_one(program, example, metric, replay: list | None = None) -> Run:
         try:
             prediction = program(**example.inputs())
             score = None if metric is None else float(metric(example, prediction))
-        except Exception:  # noqa: BLE001  (a failed run is a bad outcome, scored as such)
+        except Exception as error:  # noqa: BLE001  (a failed run is a bad outcome, scored as such, and said)
+            logger.warning("a run failed and scores 0: %s: %s", type(error).__name__, str(error)[:200])
             prediction, score = None, None if metric is None else 0.0
         state = _RUN.get()
     finally:
@@ -106,7 +110,8 @@ def run_all(program, examples: list, metric, replays: list | None = None, jobs: 
         return [run_one(program, ex, metric, rp) for ex, rp in pairs]
     from dspy.utils.parallelizer import ParallelExecutor
 
-    executor = ParallelExecutor(num_threads=jobs, disable_progress_bar=True, max_errors=len(examples) + 1)
+    # timeout=0: no second copy of a slow example (its LM calls would go uncounted and keep running)
+    executor = ParallelExecutor(num_threads=jobs, disable_progress_bar=True, max_errors=len(examples) + 1, timeout=0)
     return executor.execute(lambda pair: run_one(program, pair[0], metric, pair[1]), pairs)
 
 

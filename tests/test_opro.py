@@ -411,3 +411,47 @@ def test_a_later_steps_exemplars_show_what_it_received_and_its_candidates_replay
     opro.compile(TwoSteps(), trainset=DATA)
     assert [h.target for h in opro.result.history] == ["", "b"] and opro.runs_spent == 6
     assert opro.result.stopped == "budget"
+
+
+def test_a_later_step_replays_the_new_best_in_every_rollout_and_thread():
+    calls = []  # (step, rollout): the scripted LM's copies for other rollouts share it
+
+    class NotesLM(dspy.LM):
+        """Step a writes RIGHT notes only under an instruction saying GOOD; step b answers right from RIGHT notes."""
+
+        def __init__(self, **kwargs):
+            super().__init__("scripted/notes", cache=False, **kwargs)
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            system, user = messages[0]["content"], messages[-1]["content"]
+            country = re.search(r"capital of (\w+)", user).group(1)
+            rollout = self.kwargs.get("rollout_id")
+            if "NOTE-" in user or "RIGHT-" in user:  # step b: the notes are among its inputs
+                calls.append(("b", rollout))
+                answer = dict(zip(COUNTRIES, ["Paris", "Rome", "Madrid", "Lima"]))[country]
+                return [f"[[ ## answer ## ]]\n{answer if 'RIGHT-' in user else '?'}\n\n[[ ## completed ## ]]"]
+            calls.append(("a", rollout))
+            notes = "RIGHT" if "GOOD" in system else "NOTE"
+            return [f"[[ ## notes ## ]]\n{notes}-{country}\n\n[[ ## completed ## ]]"]
+
+    class TwoSteps(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = dspy.Predict("question -> notes")
+            self.b = dspy.Predict("question, notes -> answer")
+
+        def forward(self, question):
+            return self.b(question=question, notes=self.a(question=question).notes)
+
+    # Rollout 1 proposes for step a, rollout 2 for step b.
+    proposer = ListProposer(["Answer from the notes, plainly.", "Write GOOD notes naming the country."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
+                train_sample=4, jobs=2, runs_per_record=2)
+    opro.compile(TwoSteps(), trainset=DATA)
+    a_step, b_step = opro.result.history[1], opro.result.history[2]
+    assert a_step.candidates[0].score == 1.0 and a_step.best_score == 1.0  # step a's candidate is the new best
+    # b's candidate is right too: it replayed the new best's RIGHT notes (the seed's would leave it at 0)...
+    assert b_step.candidates[0].score == 1.0
+    # ...and step a ran only for the seed and its own candidate: 4 examples x 2 rollouts each.
+    assert sum(step == "a" for step, _ in calls) == 2 * 4 * 2
+    assert {rollout for step, rollout in calls} == {None, 1}
