@@ -51,7 +51,7 @@ def test_unreachable_model_and_the_key_is_never_printed(tmp_path):
 def test_an_unknown_program_option_names_the_ones_there_are(tmp_path):
     done = run("--program-option", "topk=2", "--tracking-uri", f"sqlite:///{tmp_path}/m.db")
     assert done.returncode == 2
-    assert error_line(done) == "error: program researcher_writer has no option 'topk': its options are hops, k"
+    assert error_line(done) == "error: program researcher_writer has no option 'topk': its options are hops, k, plain"
     assert not (tmp_path / "m.db").exists()
 
 

@@ -25,6 +25,24 @@ def test_researcher_writer_spec_loads_its_data_and_builds(hotpot_sample, isolate
     assert set(spec.metrics) == {"f1", "em", "recall", "fresh_queries"}
 
 
+def test_researcher_writer_plain_option_starts_every_step_from_dspys_defaults(hotpot_sample, isolated_cache):
+    class Bare(dspy.Signature):  # what DSPy gives a signature with no docstring and no descriptions
+        question: str = dspy.InputField()
+        passages: list[str] = dspy.InputField()
+        answer: str = dspy.OutputField()
+
+    spec = programs.resolve("researcher_writer")
+    plain, seeded = spec.make({"plain": True}), spec.make()
+    for (name, p), (_, s) in zip(plain.named_predictors(), seeded.named_predictors()):
+        assert p.signature.instructions.startswith("Given the fields `question`, `passages`, produce the fields")
+        assert p.signature.instructions != s.signature.instructions, name
+        assert list(p.signature.fields) == list(s.signature.fields)
+    write = dict(plain.named_predictors())["writer.write"].signature
+    assert write.instructions == Bare.instructions
+    assert [f.json_schema_extra["desc"] for f in write.fields.values()] == \
+        [f.json_schema_extra["desc"] for f in Bare.fields.values()]
+
+
 def test_researcher_writer_searches_again_and_the_writer_reads_every_passage(dummy_lm):
     index = BM25Index(["p1", "p2", "p3"], ["Paris is the capital of France.", "France is in Europe.",
                                             "Berlin is the capital of Germany."])
