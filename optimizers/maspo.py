@@ -365,14 +365,14 @@ class MASPO(Teleprompter):
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
-        out = []
+        out, fields = [], dict(student.named_predictors())[agent].signature.fields
         for kind, n in kinds.items():
             if not n:
                 continue
             meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind)
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
-                                               tips=kind == "rewrite")
+                                               tips=kind == "rewrite", fields=fields)
         return out
 
     def _final_check(self, student, final: dict, valset) -> dict:

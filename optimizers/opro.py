@@ -48,7 +48,8 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields,
+                                  unusable)
 from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
 
@@ -393,19 +394,20 @@ class OPRO(Teleprompter):
                  scored: list[Candidate]) -> list[dict[str, str]]:
         """The step's new candidates: parsed from the samples, none a (near) copy of one already scored or of
         another in this step."""
+        predictors = dict(student.named_predictors())
         if target != "*":
             # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget to
             # learn nothing (the 1.5B model often changes one word).
             exclude = [base[target], *(c.instructions[target] for c in scored)]
             return [{**base, target: instruction} for instruction in
                     self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude,
-                                                tips=self.tips)]
+                                                tips=self.tips, fields=predictors[target].signature.fields)]
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step, tips=self.tips):
             new = {}
             for name in base:
                 match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
-                if match:
+                if match and not unusable(match.group(1).strip(), predictors[name].signature.fields):
                     new[name] = match.group(1).strip()
             candidate = {**base, **new}
             key = tuple(sorted(candidate.items()))

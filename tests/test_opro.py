@@ -7,6 +7,7 @@ import dspy
 import pytest
 
 from optimizers.opro import OPRO, default_labelize
+from optimizers.proposals import unusable
 
 
 class TaskLM(dspy.LM):
@@ -286,6 +287,26 @@ class ListProposer(ProposerLM):
 
     def __call__(self, prompt=None, messages=None, **kwargs):
         return [f"[{self.texts[kwargs['rollout_id'] % len(self.texts)]}]"]
+
+
+def test_a_proposal_naming_a_field_the_step_lacks_or_only_a_step_name_is_not_scored():
+    # What a 1.5B proposer wrote for researcher_writer's plain program (DSPy's default "Given the fields ..."
+    # instructions): new output fields the step cannot produce, and the step's own name as the instruction.
+    proposer = ListProposer(["Given the fields `question`, produce the fields `answer`, `confidence`.",
+                             "self.predict", "Name the capital city of the country."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=3, max_iterations=1,
+                train_sample=4)
+    opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
+    scored = [c.instructions["self"] for h in opro.result.history[1:] for c in h.candidates]
+    assert scored == ["Name the capital city of the country."]
+
+
+def test_unusable_reads_backticked_names_as_fields():
+    fields = {"question": None, "passages": None, "answer": None}
+    assert not unusable("Answer the `question` from the `passages` in a few words.", fields)
+    assert unusable("Answer the `question` and give a `confidence`.", fields)
+    assert unusable("writer.write", fields) and unusable("Answer.", None)
+    assert not unusable("Answer the `question`, giving a `confidence` too.", None)  # no fields given: not checked
 
 
 def _sample_countries(n=4):
