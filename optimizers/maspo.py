@@ -37,7 +37,8 @@ from dspy.teleprompt import Teleprompter
 
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
-from optimizers.proposals import CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields,
+                                  step_role)
 from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
@@ -164,8 +165,7 @@ class MASPO(Teleprompter):
         sig = dict(student.named_predictors())[agent].signature
         order = " -> ".join(self.agents)
         lines = [self._job(student, None).split("\n")[0], "",
-                 f"The program's agents run in this order: {order}. You write the instruction of the agent "
-                 f"'{agent}'. It takes {', '.join(sig.input_fields)} and produces {', '.join(sig.output_fields)}.",
+                 f"The program's agents run in this order: {order}. {step_role('agent', agent, sig)}",
                  "", "Its current instruction:", f'"""{parent}"""', ""]
         ranked = sorted(zip(examples, base_runs), key=lambda p: p[1].score if p[1].score is not None else 0.5)
         cases = [(ex, run) for ex, run in ranked if run.score is None or run.score < 1.0][: self.failures_shown]

@@ -49,7 +49,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields,
-                                  unusable)
+                                  step_role, unusable)
 from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
 
@@ -307,10 +307,7 @@ class OPRO(Teleprompter):
             steps = "\n".join(f"- {name}: takes {', '.join(p.signature.input_fields)}; produces "
                               f"{', '.join(p.signature.output_fields)}" for name, p in student.named_predictors())
             return f"{described}\n\nThe program's steps:\n{steps}"
-        predictor = dict(student.named_predictors())[target]
-        return (f"{described}\n\nYou write the instruction of one step of this program, the step '{target}'. It "
-                f"takes {', '.join(predictor.signature.input_fields)} and produces "
-                f"{', '.join(predictor.signature.output_fields)}.")
+        return f"{described}\n\n{step_role('step', target, dict(student.named_predictors())[target].signature)}"
 
     def _step_calls(self, instructions: dict[str, str], target: str, examples: list) -> dict:
         """What step `target` received and wrote on each example (its last call), from the recorded runs of these

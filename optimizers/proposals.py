@@ -50,6 +50,16 @@ def unusable(instruction: str, fields=None) -> bool:
     return fields is not None and any(name not in fields for name in re.findall(r"`(\w+)`", instruction))
 
 
+def step_role(kind: str, name: str, signature) -> str:
+    """What the proposer writes for: one step (an 'agent' for MASPO) of a program, read by that step alone. Shown
+    the program's docstring, a 1.5B proposer put it into the step's instruction ("The Researcher gathers Wikipedia
+    passages over two searches, then the Writer answers ..." in 8 of 17 researcher_writer candidates)."""
+    outputs = ", ".join(signature.output_fields)
+    return (f"You write the instruction of the {kind} '{name}'. It takes {', '.join(signature.input_fields)} and "
+            f"produces {outputs}. The {kind} reads only its own instruction and inputs: say what it must do to "
+            f"produce a good {outputs}, not what the whole program does.")
+
+
 # How much of a step's received context (passages) a proposal prompt shows per case: about 400 tokens, the four
 # passages researcher_writer's writer reads at k=2; three cases stay well inside a 4k context.
 CONTEXT_CHARS = 1600

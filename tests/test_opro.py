@@ -162,6 +162,10 @@ def test_the_meta_prompt_describes_the_task_with_the_program_docstring():
     OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=1, max_iterations=1,
          train_sample=4).compile(Capitals(), trainset=DATA)
     assert proposer.prompts[0].startswith("Name the capital city of a country.\n\nYou write the instruction of")
+    # The step's instruction is read by that step alone: the proposer is told not to describe the program.
+    assert ("You write the instruction of the step 'answer'. It takes question and produces answer. The step reads "
+            "only its own instruction and inputs: say what it must do to produce a good answer, not what the whole "
+            "program does.") in proposer.prompts[0]
 
 
 def test_the_seed_is_kept_unless_a_candidate_beats_it_on_validation():
