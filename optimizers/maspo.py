@@ -102,8 +102,11 @@ class MASPO(Teleprompter):
         return run_all(program, examples, None if self.label_free else self.metric, replays, self.jobs)
 
     # --- judging ---------------------------------------------------------------------------------------
+    def _goal(self, student) -> str:
+        return self.task_description or (type(student).__doc__ or type(student).__name__).strip()
+
     def _job(self, student, agent: str | None) -> str:
-        goal = self.task_description or (type(student).__doc__ or type(student).__name__).strip()
+        goal = self._goal(student)
         if agent is None:
             return f"{goal}\nThe step judged is the whole program: its final answer."
         sig = dict(student.named_predictors())[agent].signature
@@ -372,7 +375,8 @@ class MASPO(Teleprompter):
             meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind)
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
-                                               tips=kind == "rewrite", fields=fields)
+                                               tips=kind == "rewrite", fields=fields,
+                                               program=self._goal(student))
         return out
 
     def _final_check(self, student, final: dict, valset) -> dict:

@@ -301,8 +301,11 @@ class OPRO(Teleprompter):
         return examples * self.runs_per_record * self._shares.get(target, 1.0)
 
     # --- the meta-prompt -----------------------------------------------------------------------------------
+    def _described(self, student) -> str:
+        return self.task_description or (type(student).__doc__ or type(student).__name__).strip()
+
     def _task_text(self, student, target: str) -> str:
-        described = self.task_description or (type(student).__doc__ or type(student).__name__).strip()
+        described = self._described(student)
         if target == "*":
             steps = "\n".join(f"- {name}: takes {', '.join(p.signature.input_fields)}; produces "
                               f"{', '.join(p.signature.output_fields)}" for name, p in student.named_predictors())
@@ -392,19 +395,22 @@ class OPRO(Teleprompter):
         """The step's new candidates: parsed from the samples, none a (near) copy of one already scored or of
         another in this step."""
         predictors = dict(student.named_predictors())
+        # In a multi-step program, a step's proposal that restates what the whole program does is no instruction.
+        program = self._described(student) if len(predictors) > 1 else None
         if target != "*":
             # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget to
             # learn nothing (the 1.5B model often changes one word).
             exclude = [base[target], *(c.instructions[target] for c in scored)]
             return [{**base, target: instruction} for instruction in
                     self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude,
-                                                tips=self.tips, fields=predictors[target].signature.fields)]
+                                                tips=self.tips, fields=predictors[target].signature.fields,
+                                                program=program)]
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step, tips=self.tips):
             new = {}
             for name in base:
                 match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
-                if match and not unusable(match.group(1).strip(), predictors[name].signature.fields):
+                if match and not unusable(match.group(1).strip(), predictors[name].signature.fields, program):
                     new[name] = match.group(1).strip()
             candidate = {**base, **new}
             key = tuple(sorted(candidate.items()))

@@ -40,12 +40,15 @@ def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
     return norm_a == norm_b or difflib.SequenceMatcher(None, norm_a, norm_b).ratio() >= threshold
 
 
-def unusable(instruction: str, fields=None) -> bool:
+def unusable(instruction: str, fields=None, program: str | None = None) -> bool:
     """Not an instruction for this step: one word (a 1.5B proposer answered with the step's name,
-    `[writer.write]`), or a field named in backticks that the step does not have (DSPy's default instructions name
+    `[writer.write]`), a field named in backticks that the step does not have (DSPy's default instructions name
     fields so, and given one, a 1.5B proposer extended it with `confidence` and `feedback` fields the step cannot
-    produce)."""
+    produce), or a restatement of the whole `program`'s description, given for a step of a multi-step program
+    (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed)."""
     if len(instruction.split()) < 2:
+        return True
+    if program and near_copy(instruction, program, 0.7):
         return True
     return fields is not None and any(name not in fields for name in re.findall(r"`(\w+)`", instruction))
 
@@ -109,17 +112,17 @@ class Proposer:
         return texts
 
     def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None,
-                     tips: bool = False, fields=None) -> list[str]:
+                     tips: bool = False, fields=None, program: str | None = None) -> list[str]:
         """Up to n new instructions (bracketed in the replies), none a near copy of another or of `exclude`, none
-        `unusable` for a step with these `fields`.
+        `unusable` for a step with these `fields` in a program so described.
 
         With `extend`, each reply is one sentence appended to that instruction (a minimal edit) instead of a
         whole new instruction."""
         out = []
         for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
-            if not proposal or unusable(proposal, fields) or (extend is not None and near_copy(proposal, extend,
-                                                                                                 0.6)):
+            echoed = extend is not None and near_copy(proposal, extend, 0.6)
+            if not proposal or echoed or unusable(proposal, fields, program):
                 continue  # nothing usable, or the instruction itself given back instead of a sentence to add
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
             if not any(near_copy(instruction, other) for other in [*exclude, *out]):

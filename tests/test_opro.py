@@ -313,6 +313,41 @@ def test_unusable_reads_backticked_names_as_fields():
     assert not unusable("Answer the `question`, giving a `confidence` too.", None)  # no fields given: not checked
 
 
+def test_a_steps_proposal_restating_the_program_description_is_not_scored_in_a_multi_step_program():
+    # What a 1.5B proposer gave researcher_writer's researcher: the program's docstring, reworded.
+    described = "Answer a geography question: step a notes the country, then step b names its capital city."
+    restated = "Answer the geography question: step a notes the country, then step b gives its capital city."
+    assert unusable(restated, None, described) and not unusable("Name the capital city.", None, described)
+
+    class TwoSteps(dspy.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = dspy.Predict("question -> notes")
+            self.b = dspy.Predict("question, notes -> answer")
+
+        def forward(self, question):
+            return self.b(question=question, notes=self.a(question=question).notes)
+
+    class BothFieldsLM(dspy.LM):
+        def __init__(self):
+            super().__init__("scripted/both", cache=False)
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            return ["[[ ## notes ## ]]\nx\n\n[[ ## answer ## ]]\n?\n\n[[ ## completed ## ]]"]
+
+    def scored(student):
+        opro = OPRO(exact, prompt_model=ListProposer([restated, "Name the capital city of the country."]),
+                    task_model=BothFieldsLM(), candidates_per_step=2, max_iterations=1, train_sample=4,
+                    task_description=described)
+        opro.compile(student, trainset=DATA)
+        return [text for h in opro.result.history[1:] for c in h.candidates for text in c.instructions.values()
+                if text in (restated, "Name the capital city of the country.")]
+
+    assert set(scored(TwoSteps())) == {"Name the capital city of the country."}  # proposed for each step
+    # A one-step program's description is a fine instruction for its only step.
+    assert set(scored(dspy.Predict("question -> answer"))) == {restated, "Name the capital city of the country."}
+
+
 def _sample_countries(n=4):
     import random
 
