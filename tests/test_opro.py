@@ -46,6 +46,18 @@ def exact(example, prediction, trace=None):
     return float(prediction.answer == example.answer)
 
 
+class NotesThenAnswer(dspy.Module):
+    """Two steps: a writes notes from the question, b answers from the question and the notes."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = dspy.Predict("question -> notes")
+        self.b = dspy.Predict("question, notes -> answer")
+
+    def forward(self, question):
+        return self.b(question=question, notes=self.a(question=question).notes)
+
+
 def test_opro_finds_and_keeps_the_better_instruction():
     proposer = ProposerLM()
     seen = []
@@ -319,15 +331,6 @@ def test_a_steps_proposal_restating_the_program_description_is_not_scored_in_a_m
     restated = "Answer the geography question: step a notes the country, then step b gives its capital city."
     assert unusable(restated, None, described) and not unusable("Name the capital city.", None, described)
 
-    class TwoSteps(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = dspy.Predict("question -> notes")
-            self.b = dspy.Predict("question, notes -> answer")
-
-        def forward(self, question):
-            return self.b(question=question, notes=self.a(question=question).notes)
-
     class BothFieldsLM(dspy.LM):
         def __init__(self):
             super().__init__("scripted/both", cache=False)
@@ -343,7 +346,7 @@ def test_a_steps_proposal_restating_the_program_description_is_not_scored_in_a_m
         return [text for h in opro.result.history[1:] for c in h.candidates for text in c.instructions.values()
                 if text in (restated, "Name the capital city of the country.")]
 
-    assert set(scored(TwoSteps())) == {"Name the capital city of the country."}  # proposed for each step
+    assert set(scored(NotesThenAnswer())) == {"Name the capital city of the country."}  # proposed for each step
     # A one-step program's description is a fine instruction for its only step.
     assert set(scored(dspy.Predict("question -> answer"))) == {restated, "Name the capital city of the country."}
 
@@ -444,19 +447,10 @@ def test_a_later_steps_exemplars_show_what_it_received_and_its_candidates_replay
             self.calls["a"] += 1
             return [f"[[ ## notes ## ]]\nNOTE-{country}\n\n[[ ## completed ## ]]"]
 
-    class TwoSteps(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = dspy.Predict("question -> notes")
-            self.b = dspy.Predict("question, notes -> answer")
-
-        def forward(self, question):
-            return self.b(question=question, notes=self.a(question=question).notes)
-
     proposer, task = ProposerLM(), NotesLM()
     opro = OPRO(exact, prompt_model=proposer, task_model=task, candidates_per_step=1, max_iterations=1,
                 train_sample=4, exemplars=2)
-    opro.compile(TwoSteps(), trainset=DATA)
+    opro.compile(NotesThenAnswer(), trainset=DATA)
     for_a, for_b = proposer.prompts[0], proposer.prompts[1]
     assert "step 'a'" in for_a and "received" not in for_a  # step a reads only the question
     assert re.search(r"step 'b' received:\nnotes: NOTE-(\w+)\nprogram output:\nanswer: \?", for_b)
@@ -468,7 +462,7 @@ def test_a_later_steps_exemplars_show_what_it_received_and_its_candidates_replay
     proposer = ProposerLM()
     opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
                 train_sample=4, exemplars=2, max_program_runs=4 + 2)
-    opro.compile(TwoSteps(), trainset=DATA)
+    opro.compile(NotesThenAnswer(), trainset=DATA)
     assert [h.target for h in opro.result.history] == ["", "b"] and opro.runs_spent == 6
     assert opro.result.stopped == "budget"
 
@@ -494,20 +488,11 @@ def test_a_later_step_replays_the_new_best_in_every_rollout_and_thread():
             notes = "RIGHT" if "GOOD" in system else "NOTE"
             return [f"[[ ## notes ## ]]\n{notes}-{country}\n\n[[ ## completed ## ]]"]
 
-    class TwoSteps(dspy.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = dspy.Predict("question -> notes")
-            self.b = dspy.Predict("question, notes -> answer")
-
-        def forward(self, question):
-            return self.b(question=question, notes=self.a(question=question).notes)
-
     # Rollout 1 proposes for step a, rollout 2 for step b.
     proposer = ListProposer(["Answer from the notes, plainly.", "Write GOOD notes naming the country."])
     opro = OPRO(exact, prompt_model=proposer, task_model=NotesLM(), candidates_per_step=1, max_iterations=1,
                 train_sample=4, jobs=2, runs_per_record=2)
-    opro.compile(TwoSteps(), trainset=DATA)
+    opro.compile(NotesThenAnswer(), trainset=DATA)
     a_step, b_step = opro.result.history[1], opro.result.history[2]
     assert a_step.candidates[0].score == 1.0 and a_step.best_score == 1.0  # step a's candidate is the new best
     # b's candidate is right too: it replayed the new best's RIGHT notes (the seed's would leave it at 0)...
