@@ -37,8 +37,8 @@ from dspy.teleprompt import Teleprompter
 
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge
-from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields,
-                                  step_role)
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, program_description,
+                                  received_fields, step_role)
 from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
@@ -102,11 +102,8 @@ class MASPO(Teleprompter):
         return run_all(program, examples, None if self.label_free else self.metric, replays, self.jobs)
 
     # --- judging ---------------------------------------------------------------------------------------
-    def _goal(self, student) -> str:
-        return self.task_description or (type(student).__doc__ or type(student).__name__).strip()
-
     def _job(self, student, agent: str | None) -> str:
-        goal = self._goal(student)
+        goal = program_description(student, self.task_description)
         if agent is None:
             return f"{goal}\nThe step judged is the whole program: its final answer."
         sig = dict(student.named_predictors())[agent].signature
@@ -369,6 +366,7 @@ class MASPO(Teleprompter):
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
         out, fields = [], dict(student.named_predictors())[agent].signature.fields
+        program = program_description(student, self.task_description)
         for kind, n in kinds.items():
             if not n:
                 continue
@@ -376,7 +374,7 @@ class MASPO(Teleprompter):
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
                                                tips=kind == "rewrite", fields=fields,
-                                               program=self._goal(student))
+                                               program=program)
         return out
 
     def _final_check(self, student, final: dict, valset) -> dict:

@@ -48,8 +48,8 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, received_fields,
-                                  step_role, unusable)
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, program_description,
+                                  received_fields, step_role, unusable)
 from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
 
@@ -301,11 +301,8 @@ class OPRO(Teleprompter):
         return examples * self.runs_per_record * self._shares.get(target, 1.0)
 
     # --- the meta-prompt -----------------------------------------------------------------------------------
-    def _described(self, student) -> str:
-        return self.task_description or (type(student).__doc__ or type(student).__name__).strip()
-
     def _task_text(self, student, target: str) -> str:
-        described = self._described(student)
+        described = program_description(student, self.task_description)
         if target == "*":
             steps = "\n".join(f"- {name}: takes {', '.join(p.signature.input_fields)}; produces "
                               f"{', '.join(p.signature.output_fields)}" for name, p in student.named_predictors())
@@ -396,7 +393,7 @@ class OPRO(Teleprompter):
         another in this step."""
         predictors = dict(student.named_predictors())
         # In a multi-step program, a step's proposal that restates what the whole program does is no instruction.
-        program = self._described(student) if len(predictors) > 1 else None
+        program = program_description(student, self.task_description) if len(predictors) > 1 else None
         if target != "*":
             # The meta-prompt asks for a different instruction; a near copy would spend a step's scoring budget to
             # learn nothing (the 1.5B model often changes one word).

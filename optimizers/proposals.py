@@ -40,6 +40,12 @@ def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
     return norm_a == norm_b or difflib.SequenceMatcher(None, norm_a, norm_b).ratio() >= threshold
 
 
+def program_description(student, given: str | None = None) -> str:
+    """What the program does, as prompt models are told: the task description given, else the program's docstring
+    (or its class name)."""
+    return given or (type(student).__doc__ or type(student).__name__).strip()
+
+
 def unusable(instruction: str, fields=None, program: str | None = None) -> bool:
     """Not an instruction for this step: one word (a 1.5B proposer answered with the step's name,
     `[writer.write]`), a field named in backticks that the step does not have (DSPy's default instructions name
@@ -121,8 +127,8 @@ class Proposer:
         out = []
         for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
-            echoed = extend is not None and near_copy(proposal, extend, 0.6)
-            if not proposal or echoed or unusable(proposal, fields, program):
+            if (not proposal or (extend is not None and near_copy(proposal, extend, 0.6))
+                    or unusable(proposal, fields, program)):
                 continue  # nothing usable, or the instruction itself given back instead of a sentence to add
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
             if not any(near_copy(instruction, other) for other in [*exclude, *out]):

@@ -25,6 +25,7 @@ from dspy.teleprompt import Teleprompter
 
 from data.trajectories import Trajectory, parse
 from optimizers.judge import PairwiseJudge
+from optimizers.proposals import program_description
 from programs.instructions import with_instructions
 from runtime import UserError, first_line
 
@@ -154,7 +155,7 @@ class TrajectoryOptimizer(Teleprompter):
         runs = [(t, fb) for t, fb in zip(trajectories, feedback) if t.inputs][: self.check_limit]
         rng = random.Random(self.seed)
         updated = with_instructions(program, {name: new})
-        goal = (type(program).__doc__ or type(program).__name__).strip()
+        goal = program_description(program)
         wins = losses = ties = 0
         with dspy.context(lm=self.task_model or dspy.settings.lm):
             for t, fb in runs:
