@@ -2,7 +2,10 @@
 
 Used where no metric can decide: MASPO's local and lookahead levels (and its label-free global level), and the
 trajectory optimizer's re-run check. The candidate is shown as A or B at random (a small judge favours one
-position), identical outputs are ties without a call, and an unusable verdict decides nothing.
+position), identical outputs are ties without a call, and an unusable verdict decides nothing. The judge is held
+to the form the goal asks for: told only which output "better does the step's job", the 1.5B judge preferred the
+longer answer in 3 of 4 decided pairs, and label-free MASPO shipped a writer asked for "a well-reasoned,
+supported explanation" (bench/judge_agreement.py).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ import dspy
 
 class CompareOutputs(dspy.Signature):
     """Two versions of one step of a program were given the same input and produced the two outputs below.
-    Decide which output better does the step's job and better serves the program's goal. Answer A, B, or tie
-    if neither is better."""
+    Decide which output better does the step's job and better serves the program's goal. Hold both to the form
+    the goal asks for: where it asks for a short answer, a longer or explained output is worse, not better.
+    Answer A, B, or tie if neither is better."""
 
     job: str = dspy.InputField(desc="the program's goal and this step's job")
     step_input: str = dspy.InputField()
@@ -25,10 +29,25 @@ class CompareOutputs(dspy.Signature):
     better: Literal["A", "B", "tie"] = dspy.OutputField()
 
 
+def judge_job(goal: str, step: str | None = None, signature=None, instruction: str = "") -> str:
+    """What the judge is told about the outputs: the program's goal, and the judged step's job (no step: the whole
+    program's final answer)."""
+    if step is None:
+        return f"{goal}\nThe step judged is the whole program: its final answer."
+    return (f"{goal}\nThe step judged is '{step}': it takes {', '.join(signature.input_fields)} and produces "
+            f"{', '.join(signature.output_fields)}. Its job: {instruction}")
+
+
+def final_text(outputs: dict) -> str:
+    """A program's final answer as the judge reads it: its scalar output fields (not passages or id lists)."""
+    return "; ".join(f"{k}: {v}" for k, v in outputs.items() if isinstance(v, (str, int, float, bool))) or "(no output)"
+
+
 class PairwiseJudge:
-    def __init__(self, lm=None, max_tokens: int = 24):
+    def __init__(self, lm=None, max_tokens: int = 24, instructions: str | None = None):
         self.lm = lm
-        self._predict = dspy.Predict(CompareOutputs, max_tokens=max_tokens)
+        signature = CompareOutputs.with_instructions(instructions) if instructions else CompareOutputs
+        self._predict = dspy.Predict(signature, max_tokens=max_tokens)
         self.calls = 0
 
     def __call__(self, job: str, step_input: str, current: str, candidate: str, rng: random.Random) -> float:

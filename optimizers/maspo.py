@@ -36,7 +36,7 @@ import dspy
 from dspy.teleprompt import Teleprompter
 
 from evaluation.usage import LMMeter
-from optimizers.judge import PairwiseJudge
+from optimizers.judge import PairwiseJudge, final_text, judge_job
 from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, program_description,
                                   received_fields, step_role)
 from optimizers.replay import Run, recording, run_all
@@ -105,10 +105,8 @@ class MASPO(Teleprompter):
     def _job(self, student, agent: str | None) -> str:
         goal = program_description(student, self.task_description)
         if agent is None:
-            return f"{goal}\nThe step judged is the whole program: its final answer."
-        sig = dict(student.named_predictors())[agent].signature
-        return (f"{goal}\nThe step judged is '{agent}': it takes {', '.join(sig.input_fields)} and produces "
-                f"{', '.join(sig.output_fields)}. Its job: {self._seed[agent]}")
+            return judge_job(goal)
+        return judge_job(goal, agent, dict(student.named_predictors())[agent].signature, self._seed[agent])
 
     # --- joint evaluation of one candidate -----------------------------------------------------------------
     def _evaluate(self, student, agent: str, instruction: str, examples: list, base_runs: list[Run],
@@ -156,8 +154,7 @@ class MASPO(Teleprompter):
     def _final_text(self, run: Run) -> str:
         if run.prediction is None:
             return "(the program failed)"
-        items = run.prediction.items() if hasattr(run.prediction, "items") else []
-        return "; ".join(f"{k}: {v}" for k, v in items if isinstance(v, (str, int, float, bool))) or "(no output)"
+        return final_text(dict(run.prediction.items()) if hasattr(run.prediction, "items") else {})
 
     # --- proposing ----------------------------------------------------------------------------------------
     def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
