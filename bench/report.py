@@ -183,6 +183,20 @@ def reply_framing(data: dict) -> str:
     return "\n".join(rows)
 
 
+def judge_agreement(data: dict) -> str:
+    s = data["summary"]
+    rows = ["| answers differ | judged ties | judge prefers the compiled program | "
+            "agrees with F1 (decided, F1 differs) | picks the longer answer | answer words (baseline, compiled) | "
+            "F1 (baseline, compiled) |",
+            "|" + "---|" * 7,
+            f"| {s['answers_differ']} of {s['questions']} | {s['judged_ties']} | {s['judge_prefers_compiled']:.2f} | "
+            f"{s['agrees_with_metric']:.2f} of {s['metric_differs_and_decided']} | {s['picks_longer']:.2f} | "
+            f"{s['answer_words']['baseline']:.1f}, {s['answer_words']['compiled']:.1f} | "
+            f"{s['metric_mean']['baseline']:.3f}, {s['metric_mean']['compiled']:.3f} |",
+            "", f"Judge instruction: \"{data['judge_instructions']}\"", f"Command: `{data['command']}`."]
+    return "\n".join(rows)
+
+
 def main():
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args()
     paths = [(RESULTS / "eval_baseline.json", eval_baseline),
@@ -192,6 +206,7 @@ def main():
     paths += [(p, trajectories_compare) for p in sorted(RESULTS.glob("trajectories_compare*.json"))]
     paths += [(p, agent_models) for p in sorted(RESULTS.glob("agent_models*.json"))]
     paths += [(p, reply_framing) for p in sorted(RESULTS.glob("reply_framing*.json"))]
+    paths += [(p, judge_agreement) for p in sorted(RESULTS.glob("judge_agreement*.json"))]
     for path, render in paths:
         if path.is_file():
             print(f"### {path.name}\n")

@@ -2,10 +2,9 @@
 
 Used where no metric can decide: MASPO's local and lookahead levels (and its label-free global level), and the
 trajectory optimizer's re-run check. The candidate is shown as A or B at random (a small judge favours one
-position), identical outputs are ties without a call, and an unusable verdict decides nothing. The judge is held
-to the form the goal asks for: told only which output "better does the step's job", the 1.5B judge preferred the
-longer answer in 3 of 4 decided pairs, and label-free MASPO shipped a writer asked for "a well-reasoned,
-supported explanation" (bench/judge_agreement.py).
+position), identical outputs are ties without a call, and an unusable verdict decides nothing. How far its
+verdicts follow the metric: bench/judge_agreement.py (the embedded 1.5B judge: a coin flip on researcher_writer's
+answers, under this instruction and under one holding outputs to the goal's form).
 """
 
 from __future__ import annotations
@@ -18,9 +17,8 @@ import dspy
 
 class CompareOutputs(dspy.Signature):
     """Two versions of one step of a program were given the same input and produced the two outputs below.
-    Decide which output better does the step's job and better serves the program's goal. Hold both to the form
-    the goal asks for: where it asks for a short answer, a longer or explained output is worse, not better.
-    Answer A, B, or tie if neither is better."""
+    Decide which output better does the step's job and better serves the program's goal. Answer A, B, or tie
+    if neither is better."""
 
     job: str = dspy.InputField(desc="the program's goal and this step's job")
     step_input: str = dspy.InputField()
