@@ -50,13 +50,19 @@ def unusable(instruction: str, fields=None, program: str | None = None) -> bool:
     """Not an instruction for this step: one word (a 1.5B proposer answered with the step's name,
     `[writer.write]`), a field named in backticks that the step does not have (DSPy's default instructions name
     fields so, and given one, a 1.5B proposer extended it with `confidence` and `feedback` fields the step cannot
-    produce), or a restatement of the whole `program`'s description, given for a step of a multi-step program
+    produce), a reply in the step's own format, led by one of its field names ("next_query: the earliest year
+    Jack Joyce founded the second brewpub", which label-free MASPO accepted as researcher_writer's researcher
+    instruction), or a restatement of the whole `program`'s description, given for a step of a multi-step program
     (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed)."""
     if len(instruction.split()) < 2:
         return True
     if program and near_copy(instruction, program, 0.7):
         return True
-    return fields is not None and any(name not in fields for name in re.findall(r"`(\w+)`", instruction))
+    if fields is None:
+        return False
+    label = re.match(r"\s*(\w+)\s*:", instruction)
+    return (label is not None and label.group(1) in fields) or any(
+        name not in fields for name in re.findall(r"`(\w+)`", instruction))
 
 
 def step_role(kind: str, name: str, signature) -> str:

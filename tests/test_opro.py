@@ -323,6 +323,9 @@ def test_unusable_reads_backticked_names_as_fields():
     assert unusable("Answer the `question` and give a `confidence`.", fields)
     assert unusable("writer.write", fields) and unusable("Answer.", None)
     assert not unusable("Answer the `question`, giving a `confidence` too.", None)  # no fields given: not checked
+    # a reply in the step's format, led by a field name (what label-free MASPO accepted as an instruction)
+    assert unusable("answer: Paris", fields) and unusable("passages: 1. Paris is the capital.", fields)
+    assert not unusable("Note: answer with the city's name only.", fields)
 
 
 def test_a_steps_proposal_restating_the_program_description_is_not_scored_in_a_multi_step_program():
