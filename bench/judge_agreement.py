@@ -101,7 +101,7 @@ def main():
                                "compiled": sum(r["scores"][args.metric] for r in compiled.values()) / len(base)},
                "judge_calls": judge.calls}
     out = {"command": shlex.join(["python", "bench/judge_agreement.py", *sys.argv[1:]]), "artifact": name,
-           "judge_instructions": args.judge_instructions or judge._predict.signature.instructions,
+           "judge_instructions": judge.instructions,
            "summary": summary, "judged": judged}
     path = RESULTS / (args.out or f"judge_agreement-{args.program}-{Path(args.artifact).name}.json")
     path.write_text(json.dumps(out, indent=1))

@@ -45,6 +45,7 @@ class PairwiseJudge:
     def __init__(self, lm=None, max_tokens: int = 24, instructions: str | None = None):
         self.lm = lm
         signature = CompareOutputs.with_instructions(instructions) if instructions else CompareOutputs
+        self.instructions = signature.instructions  # what it judges by, for the record (bench/judge_agreement.py)
         self._predict = dspy.Predict(signature, max_tokens=max_tokens)
         self.calls = 0
 
