@@ -18,8 +18,9 @@ output alone. The agents are the program's predictors, in the order the program 
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
   round robin). A beam carried to an agent's next turn is re-scored when its partners changed since.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
-  beam step, keeping the final check's calls in reserve; it stops early when a round proposes nothing new. Every
-  LM call counts (task, judge, proposer; cache hits too, so a resumed compile retraces the same steps). The
+  beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
+  OPRO); it stops early when a round proposes nothing new. Every LM call counts (task, judge, proposer; cache hits
+  too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged prompts are reused. The
   worst-case plan overestimates: identical outputs need no judgment and a re-run from agent i skips the agents
   before it, so a fixed depth spent a quarter of its budget.
 - Credit report: per agent, the accepted prompt changes and how much each moved the global score, and the
@@ -100,6 +101,14 @@ class MASPO(Teleprompter):
 
     def _run_all(self, program, examples: list, replays: list | None = None) -> list[Run]:
         return run_all(program, examples, None if self.label_free else self.metric, replays, self.jobs)
+
+    def _base_runs(self, student, examples: list) -> list[Run]:
+        """The current prompts' runs of a minibatch, made once per set of prompts: an agent's next turn with no
+        prompt changed since reuses them instead of paying for the same calls again (cache hits count)."""
+        key = (tuple(id(ex) for ex in examples), tuple(sorted(self.current.items())))
+        if key not in self._base:
+            self._base[key] = self._run_all(recording(student, self.current), examples)
+        return self._base[key]
 
     # --- judging ---------------------------------------------------------------------------------------
     def _job(self, student, agent: str | None) -> str:
@@ -220,6 +229,7 @@ class MASPO(Teleprompter):
         self.stopped, self.rounds_done = "rounds", 0
         self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
+        self._base: dict[tuple, list[Run]] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
             probe = self._run_all(recording(student, self.current), trainset[:1])[0]
@@ -229,8 +239,10 @@ class MASPO(Teleprompter):
                 raise ValueError("MASPO optimizes programs with two or more agents (predictors); this one has "
                                  f"{len(self.agents)}")
             self._run_calls = max(self._meter.calls, 1)  # LM calls of one whole program run
-            # The final check re-runs validation with the seed and the optimized prompts.
-            self._reserve = 0 if self.label_free or not valset else 2 * len(valset) * self._run_calls
+            # The final check runs validation with the optimized prompts, and with the seed: that pass is the
+            # baseline evaluation compile.py has just run, served by the cache, so only the first is reserved (as
+            # OPRO's final choice). Reserving both left a 600-call researcher_writer compile 270 calls to search.
+            self._reserve = 0 if self.label_free or not valset else len(valset) * self._run_calls
             self._candidate_calls: list[int] = []
             pool = list(trainset)
             rng.shuffle(pool)
@@ -276,8 +288,7 @@ class MASPO(Teleprompter):
             self.stopped = "budget"
             return
         credit["turns"] += 1
-        base_program = recording(student, self.current)
-        base_runs = self._run_all(base_program, examples)
+        base_runs = self._base_runs(student, examples)
         incumbent = Scored(self.current[agent], 0.5, {"local": 0.5, "lookahead": 0.5, "global": 0.5}, 0.0,
                            partners=self.partner_version)
         carried = [s for s in beams[agent] if s.instruction != incumbent.instruction]
@@ -339,7 +350,7 @@ class MASPO(Teleprompter):
         if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
             self.stopped = "budget"
             return None
-        base_runs = self._run_all(recording(student, self.current), examples)
+        base_runs = self._base_runs(student, examples)
         second = self._evaluate(student, agent, top.instruction, examples, base_runs, rng)
         negatives += [(top.instruction, case) for case in second.misaligned]
         n, m = n_first, len(examples)

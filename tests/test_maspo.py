@@ -174,11 +174,34 @@ def test_with_max_calls_the_search_goes_on_for_rounds_until_the_calls_are_spent(
         maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4,
                       rounds=10, max_calls=max_calls)
         report = maspo.compile(Toy(), trainset=examples, valset=examples).optimizer_report
-        assert report["stopped"] == "budget" and report["lm_calls"] <= max_calls
-        # the final check's calls were kept in reserve: all of the compile's calls fit in the budget
-        assert sum(lm.calls.values()) + len(lm.meta_prompts) <= max_calls
+        # the final check's optimized pass was kept in reserve: all of the compile's calls fit in the budget but
+        # its seed pass, which in compile.py is the baseline evaluation served by the cache (2 calls a run)
+        seed_pass = 2 * len(examples)
+        assert report["stopped"] == "budget" and report["lm_calls"] - seed_pass <= max_calls
+        assert sum(lm.calls.values()) + len(lm.meta_prompts) - seed_pass <= max_calls
         assert report["lm_calls"] > max_calls // 2, "most of the budget was spent searching"
     assert report["rounds"] >= 2
+
+
+def test_a_minibatch_is_run_once_per_set_of_prompts_across_turns(examples):
+    # Nothing is ever accepted (the answerer's rules tie, the searcher's bait loses): every turn after the first
+    # of each agent finds the prompts unchanged and reuses its minibatch's runs.
+    lm = ToyLM(["BAIT: write fancy queries.", "Answer plainly."] * 3)
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=2, rounds=3,
+                  patience=1)
+    whole = []  # (examples, prompts) of every run from the first agent on
+    run_all = maspo._run_all
+
+    def counting(program, batch, replays=None):
+        if replays is None:
+            whole.append((tuple(id(ex) for ex in batch), repr(sorted(maspo.current.items()))))
+        return run_all(program, batch, replays)
+
+    maspo._run_all = counting
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    assert report["rounds"] == 3 and not any(c["accepted"] for c in report["credit"].values())
+    assert sum(c["turns"] for c in report["credit"].values()) == 6
+    assert len(whole) == len(set(whole)) == 1 + 2  # the probe, then one run per agent's minibatch
 
 
 def test_with_max_calls_the_search_stops_when_a_round_proposes_nothing_new(examples):
