@@ -9,8 +9,9 @@ output alone. The agents are the program's predictors, in the order the program 
   win (1), tie (0.5) or loss (0) per example: local (agent i's own output), lookahead (the next agent's output)
   and global (the final answer). Local and lookahead are pairwise judgments by the prompt model (order
   randomised against position bias; identical outputs are ties without a call). Global is the task metric when
-  there are labels (0.5 + half the metric's difference), a judgment in label-free mode. The combined score is
-  the weighted mean (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
+  there are labels (0.5 + half the metric's difference), a judgment in label-free mode. Where the next agent's
+  output is the final answer, lookahead is the global comparison (no second judgment of the same answers). The
+  combined score is the weighted mean (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
 - Misalignment: a local win with a lookahead or global loss. Those cases are shown to the agent's proposer as
   hard negatives ("this looked better but hurt the agents after you"); the current prompts' worst final
   answers, with what every downstream agent did and the metric's feedback, are shown as downstream feedback.
@@ -142,6 +143,11 @@ class MASPO(Teleprompter):
                 glob = 0.5 + d / 2
             if nxt is None:
                 look = glob  # the last agent: its next step is the final answer
+            elif self._gives_final(base, nxt) and self._gives_final(cand, nxt):
+                # The next agent's output is the final answer, which the global level has just compared: by the
+                # metric where there are labels (the 1.5B judge is a coin flip on researcher_writer's answers,
+                # bench/judge_agreement.py), else by one judgment rather than two of the same answers.
+                look = glob
             else:
                 look = self._judge(self._job(student, nxt), fields_text(ex.inputs()),
                                      _text(base.calls.get(nxt, [])), _text(cand.calls.get(nxt, [])), rng)
@@ -159,6 +165,14 @@ class MASPO(Teleprompter):
         n = max(len(examples), 1)
         return Scored(instruction, combined / n, {k: v / n for k, v in totals.items()}, delta / n, local_wins,
                       misaligned, self.partner_version)
+
+    @staticmethod
+    def _gives_final(run: Run, agent: str) -> bool:
+        """The agent's last output is the program's final answer: each of its fields, unchanged, in the prediction."""
+        calls = run.calls.get(agent)
+        if not calls or not calls[-1][1] or run.prediction is None:
+            return False
+        return all(getattr(run.prediction, k, None) == v for k, v in calls[-1][1].items())
 
     def _final_text(self, run: Run) -> str:
         if run.prediction is None:

@@ -248,11 +248,12 @@ def test_with_labels_and_validation_a_small_metric_gain_is_accepted_and_checked_
         maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=8, **kwargs)
         return maspo, maspo.compile(Toy(), trainset=examples, valset=examples)
 
-    # +1/8 on the minibatch, judged ties: combined 0.5125. The default gate with a final check is 0.
+    # +1/8 on the minibatch, a tie locally: combined 0.4 * 0.5 + 0.6 * (0.5 + 1/16) = 0.5375 (the answerer's
+    # output is the final answer, so lookahead is the metric's comparison). The default gate with a final check is 0.
     maspo, program = compile_with()
     assert maspo.gate == 0.0 and "GOOD" in program.searcher.signature.instructions
     assert maspo.validation == {"seed": 0.0, "optimized": 0.125}
-    maspo, program = compile_with(min_gain=0.02)
+    maspo, program = compile_with(min_gain=0.04)
     assert "GOOD" not in program.searcher.signature.instructions
 
 
@@ -294,7 +295,7 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
     [refused] = credit["refused_on_confirmation"]
-    assert refused["first"] == pytest.approx(0.6) and refused["second_global_delta"] == -1.0
+    assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -1.0
     # Without the confirmation the same search accepts it.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
     unconfirmed = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
@@ -312,7 +313,7 @@ def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores(
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
     [accepted] = credit["accepted"]
-    assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.6)  # on 8 examples
+    assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)  # on 8 examples
 
 
 def test_a_later_agents_cases_show_what_it_received_beyond_the_question(examples):
@@ -323,3 +324,25 @@ def test_a_later_agents_cases_show_what_it_received_beyond_the_question(examples
     answerer = next(m for m in lm.meta_prompts if "agent 'answerer'" in m)
     assert "this agent received" not in searcher  # the searcher reads only the question
     assert "this agent received: query: right\n  this agent wrote: answer: wrong" in answerer  # after GOOD
+
+
+def test_where_the_next_agent_gives_the_final_answer_lookahead_is_the_metric_not_a_second_judgment(examples):
+    import random
+
+    from optimizers.replay import Run
+
+    lm = ToyLM([])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm)
+    maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
+    maspo.current, maspo.partner_version = dict(maspo._seed), 0
+    with dspy.context(lm=lm):
+        base_runs = maspo._run_all(recording(Toy(), maspo.current), examples)
+        judged = lm.calls["judge"]
+        scored = maspo._evaluate(Toy(), "searcher", "BAIT: write fancy queries.", examples, base_runs,
+                                 random.Random(0))
+    assert lm.calls["judge"] - judged == len(examples), "only the searcher's own queries were judged"
+    assert scored.levels == {"local": 1.0, "lookahead": 0.0, "global": 0.0}
+    # An answer the program changes after its last agent is no final answer of that agent's: the judge decides.
+    answered = Run([("answerer", {"query": "q"}, {"answer": "42"})], dspy.Prediction(answer="42"), 1.0)
+    rewritten = Run([("answerer", {"query": "q"}, {"answer": "42"})], dspy.Prediction(answer="forty-two"), 1.0)
+    assert MASPO._gives_final(answered, "answerer") and not MASPO._gives_final(rewritten, "answerer")
