@@ -346,3 +346,21 @@ def test_where_the_next_agent_gives_the_final_answer_lookahead_is_the_metric_not
     answered = Run([("answerer", {"query": "q"}, {"answer": "42"})], dspy.Prediction(answer="42"), 1.0)
     rewritten = Run([("answerer", {"query": "q"}, {"answer": "42"})], dspy.Prediction(answer="forty-two"), 1.0)
     assert MASPO._gives_final(answered, "answerer") and not MASPO._gives_final(rewritten, "answerer")
+
+
+def test_label_free_ships_only_what_the_judge_prefers_on_held_out_inputs(examples):
+    unlabeled = [dspy.Example(question=ex.question).with_inputs("question") for ex in examples]
+    lm = ToyLM([])  # its judge prefers the final answer 42 to "wrong"
+    maspo = MASPO(None, prompt_model=lm, task_model=lm, label_free=True)
+    bait = {"searcher": "BAIT: write fancy queries.", "answerer": "a"}  # its answers are wrong
+    good = {"searcher": "GOOD: name the entity.", "answerer": "a"}
+    with dspy.context(lm=lm):
+        maspo._seed = bait
+        assert maspo._final_check(Toy(), good, unlabeled) == good
+        assert maspo.validation["judged_wins"] == 4 and maspo.validation["p_value"] < 0.1
+        maspo._seed = good
+        assert maspo._final_check(Toy(), bait, unlabeled) == good
+        assert maspo.validation["judged_losses"] == 4
+        # the same answers both ways: ties, no evidence, the seed stays
+        assert maspo._final_check(Toy(), {**good, "searcher": "Name the entity."}, unlabeled) == good
+        assert maspo.validation["ties"] == 4 and maspo.validation["p_value"] == 1.0
