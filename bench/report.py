@@ -104,10 +104,17 @@ def maspo_credit(data: dict) -> str:
             out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {len(credit['accepted'])} | "
                        f"{'—' if refused is None else len(refused)} | {credit['global_delta']:+.3f} | "
                        f"{credit['local_wins']} | {credit['misalignment_rate']:.2f} |")
-        val = report.get("validation")
-        out.append("\nFinal check on validation: " + (f"seed {val['seed']:.3f}, optimized {val['optimized']:.3f}"
-                                                       if val else "none (label-free, or nothing accepted)") + ".")
+        out.append(f"\nFinal check on validation: {final_check(report.get('validation'))}.")
     return "\n".join(out)
+
+
+def final_check(val: dict | None) -> str:
+    if not val:
+        return "none (nothing accepted, or label-free before it had one)"
+    if "judged_wins" in val:  # label-free: the judge on the validation inputs, a sign test
+        return (f"the judge preferred the optimized answers {val['judged_wins']} times, the seed's "
+                f"{val['judged_losses']} ({val['ties']} ties), p = {val['p_value']:.3f} against {val['alpha']}")
+    return f"seed {val['seed']:.3f}, optimized {val['optimized']:.3f}"
 
 
 def opro_trajectories(data: dict) -> str:

@@ -35,7 +35,10 @@ def test_the_report_prints_a_maspo_credit_report_old_and_new():
         "optimizer_report": confirmed}}})
     old = {k: v for k, v in new.items() if k not in ("rounds", "stopped", "lm_calls", "validation")}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": old}}})
-    assert "(78 judgments)" in text and "none (label-free, or nothing accepted)" in text
+    assert "(78 judgments)" in text and "none (nothing accepted, or label-free before it had one)" in text
+    judged = {**new, "validation": {"judged_wins": 9, "judged_losses": 3, "ties": 38, "p_value": 0.073, "alpha": 0.1}}
+    assert ("the judge preferred the optimized answers 9 times, the seed's 3 (38 ties), p = 0.073 against 0.1"
+            in maspo_credit({"compiles": {"m": {"optimizer_report": judged}}}))
 
 
 def test_the_report_states_the_smallest_difference_a_comparison_detects():
