@@ -91,3 +91,19 @@ def test_an_lm_outage_stops_the_run_instead_of_scoring_zeros():
         with pytest.raises(LMOutage, match="3 calls failed in a row; last: ConnectionError: connection refused"):
             evaluate(QA(), EXAMPLES * 3, {"exact": exact}, progress=False)
     assert down.calls == 3
+
+
+def test_trial_progress_compares_a_score_only_with_scores_on_as_many_examples(capsys):
+    from types import SimpleNamespace
+
+    from tracking.trials import TrialLogger, plot_history
+
+    logger = TrialLogger("no-run", full_size=50, start_step=10)  # steps <= 10 are not logged to MLflow
+    for call, (score, size) in enumerate([(0.44, 24), (0.585, 8), (0.30, 8), (0.40, 24)]):
+        logger.on_evaluate_start(call, None, {"devset": [None] * size})
+        logger.on_evaluate_end(call, SimpleNamespace(score=100 * score))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].endswith("trial 4: 0.400 on 24 examples; best so far on 24 0.440")
+    fig = plot_history(logger.history, baseline=0.4, compiled=0.45, title="t")
+    best = next(line for line in fig.axes[0].lines if line.get_label().startswith("best so far"))
+    assert best.get_label() == "best so far on 24 examples" and list(best.get_ydata()) == [0.44, 0.44]
