@@ -433,10 +433,16 @@ class OPRO(Teleprompter):
             trajectories = {t: [best] for t in (["*"] if self.mode == "joint" else names)}
             self.result.best, self.result.best_iteration = best, 0
             self._record(IterationRecord(0, "", "", [best], best.score, best.instructions, summary))
-            reserve = self.final_candidates * len(valset or [])  # the final choice's validation runs
+            def reserve() -> int:
+                # The final choice's validation runs: for the finalists so far and the next one (the candidate
+                # about to be scored may become one). A fixed reserve for final_candidates was never spent by a
+                # compile that found no finalist: a third of researcher_writer's 600 calls.
+                contenders = self._contenders([c for t in trajectories.values() for c in t], valset)
+                return min(self.final_candidates, len(contenders) + 1) * len(valset or [])
 
             def affordable(runs: float) -> bool:  # (slack: the spent runs are sums of fractions)
-                return self.max_program_runs is None or self.runs_spent + runs + reserve <= self.max_program_runs + 1e-9
+                return (self.max_program_runs is None
+                        or self.runs_spent + runs + reserve() <= self.max_program_runs + 1e-9)
 
             def first_rung(target: str) -> float:
                 return self._cost(target, self.rungs(len(sample))[0])
@@ -496,18 +502,8 @@ class OPRO(Teleprompter):
         predictor's best first, then the best overall: on researcher_writer both finalists were researcher
         paraphrases (ties on 8 questions go to the earlier step) and no writer candidate was ever validated. The
         seed's validation score is the baseline evaluation compile.py has just run, usually served by the cache."""
-        unique = {}
-        for c in sorted(candidates, key=lambda c: -c.score):
-            unique.setdefault(tuple(sorted(c.instructions.items())), c)
         seed = next(c for c in candidates if c.iteration == 0)
-        ranked = [c for c in unique.values() if c is not seed]
-        if self.race:
-            # Only candidates ahead of the seed on the whole sample: one the race dropped has lost to the best on
-            # its prefix, and one behind on all of it would be chosen by the final check alone (researcher_writer,
-            # optimizer seed 1: 0.621 vs 0.624 on 24 training questions, 0.571 vs 0.380 on 15 validation ones,
-            # -0.027 on 300 test questions). A candidate the budget cut while ahead has lost nothing: it competes
-            # with its estimate (hallucination, optimizer seed 0: 0.773 on 16 of 24 was never validated).
-            ranked = [c for c in ranked if (c.examples == seed.examples or (c.cut and valset)) and c.score > seed.score]
+        ranked = self._contenders(candidates, valset)
         per_target = list({c.target: c for c in reversed(ranked)}.values())  # each target's best
         finalists = []
         for c in [*sorted(per_target, key=lambda c: -c.score), *ranked]:
@@ -521,6 +517,22 @@ class OPRO(Teleprompter):
             c.val_score, _, _ = self._score(student, c.instructions, list(valset))
         self.result.final_choice = finalists
         return max(finalists, key=lambda c: (c.val_score, c is seed, c.score))
+
+    def _contenders(self, candidates: list[Candidate], valset) -> list[Candidate]:
+        """The candidates the final choice may validate, best first, one per set of instructions (not the seed)."""
+        unique = {}
+        for c in sorted(candidates, key=lambda c: -c.score):
+            unique.setdefault(tuple(sorted(c.instructions.items())), c)
+        seed = next(c for c in candidates if c.iteration == 0)
+        ranked = [c for c in unique.values() if c is not seed]
+        if self.race:
+            # Only candidates ahead of the seed on the whole sample: one the race dropped has lost to the best on
+            # its prefix, and one behind on all of it would be chosen by the final check alone (researcher_writer,
+            # optimizer seed 1: 0.621 vs 0.624 on 24 training questions, 0.571 vs 0.380 on 15 validation ones,
+            # -0.027 on 300 test questions). A candidate the budget cut while ahead has lost nothing: it competes
+            # with its estimate (hallucination, optimizer seed 0: 0.773 on 16 of 24 was never validated).
+            ranked = [c for c in ranked if (c.examples == seed.examples or (c.cut and valset)) and c.score > seed.score]
+        return ranked
 
     def _record(self, record: IterationRecord) -> None:
         self.result.history.append(record)

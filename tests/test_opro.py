@@ -234,6 +234,26 @@ def test_a_run_budget_stops_the_loop_before_a_candidate_it_cannot_afford():
     assert opro.runs_spent <= 4 * scored + 3 * 2  # at most 2 finalists and the seed on validation
 
 
+def test_without_a_finalist_the_budget_keeps_back_one_validation_not_final_candidates():
+    class Distinct(ProposerLM):  # none says "capital city": every candidate ties the seed's zero and is dropped
+        TEXTS = ["Reply with one word.", "Think about geography before answering.", "Give only a city name.",
+                 "Mention nothing but the answer.", "Consider the country's history.", "Be brief and exact."]
+
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            return [f"[{self.TEXTS[kwargs['rollout_id'] % len(self.TEXTS)]}]"]
+
+    seed = dspy.Predict("question -> answer")
+    seed.signature = seed.signature.with_instructions("Answer.")
+    opro = OPRO(exact, prompt_model=Distinct(), task_model=TaskLM(), candidates_per_step=6, max_iterations=1,
+                train_sample=4, race=2, final_candidates=2,
+                max_program_runs=4 + 4 * 2 + 1 * 2)  # the seed, 4 first rungs, one validation of 2
+    opro.compile(seed, trainset=DATA, valset=DATA[:2])
+    scored = sum(len(h.candidates) for h in opro.result.history)  # the seed included
+    assert scored == 1 + 4 and opro.result.stopped == "budget"  # a reserve of 2 validations affords 3
+    assert [c.iteration for c in opro.result.final_choice] == [0]  # the seed stands; its validation is compile.py's
+    assert opro.runs_spent <= 4 + 4 * 2 + 2
+
+
 def test_near_copies_within_one_step_are_scored_once():
     class Twins(ProposerLM):
         def __call__(self, prompt=None, messages=None, **kwargs):
