@@ -347,13 +347,17 @@ class MASPO(Teleprompter):
         beams[agent] = beam
         top = beam[0]
         if top.instruction != incumbent.instruction and self._wins(top):
-            if self.confirm:
-                top = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng)
-            if top is not None:
-                credit["accepted"].append({"round": round_, "instruction": top.instruction,
-                                           "combined": round(top.combined, 4), "levels": top.levels,
-                                           "global_delta": round(top.global_delta, 4)})
-                self.current[agent] = top.instruction
+            accepted = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
+                if self.confirm else top
+            if accepted is None:
+                # Refused: out of the beam, or every later turn would lead with it and confirm it again on the
+                # same minibatches (researcher_writer: one researcher rule refused in 4 turns running).
+                beams[agent] = [s for s in beam if s is not top]
+            else:
+                credit["accepted"].append({"round": round_, "instruction": accepted.instruction,
+                                           "combined": round(accepted.combined, 4), "levels": accepted.levels,
+                                           "global_delta": round(accepted.global_delta, 4)})
+                self.current[agent] = accepted.instruction
                 self.partner_version += 1
 
     def _wins(self, scored: Scored) -> bool:

@@ -290,11 +290,11 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     # The GOOD query fixes the first minibatch's answers and breaks the second's, where the seed's were right.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
     maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
-                  patience=1, confirm=True)
+                  patience=1, confirm=True, rounds=3)
     program = maspo.compile(Toy(), trainset=examples)
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
-    [refused] = credit["refused_on_confirmation"]
+    [refused] = credit["refused_on_confirmation"]  # once: a refused candidate leaves the beam, not confirmed again
     assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -1.0
     # Without the confirmation the same search accepts it.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
