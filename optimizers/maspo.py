@@ -41,8 +41,8 @@ from dspy.teleprompt import Teleprompter
 
 from evaluation.usage import LMMeter
 from optimizers.judge import PairwiseJudge, final_text, judge_job
-from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, program_description,
-                                  received_fields, step_role)
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, example_inputs, expected_fields, fields_text,
+                                  program_description, received_fields, step_role)
 from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
@@ -404,7 +404,7 @@ class MASPO(Teleprompter):
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
                                                tips=kind == "rewrite", fields=fields,
-                                               program=program)
+                                               program=program, inputs=example_inputs(examples))
         return out
 
     def _final_check(self, student, final: dict, valset) -> dict:

@@ -48,8 +48,8 @@ from typing import Callable
 import dspy
 from dspy.teleprompt import Teleprompter
 
-from optimizers.proposals import (CONTEXT_CHARS, Proposer, expected_fields, fields_text, program_description,
-                                  received_fields, step_role, unusable)
+from optimizers.proposals import (CONTEXT_CHARS, Proposer, example_inputs, expected_fields, fields_text,
+                                  program_description, received_fields, step_role, unusable)
 from optimizers.replay import RecordedEvaluate, Run, recording
 from programs.instructions import instructions_of, with_instructions
 
@@ -388,9 +388,9 @@ class OPRO(Teleprompter):
         return "On the training examples, the best instruction so far gives:\n" + "\n".join(lines) + "\n\n"
 
     def _propose(self, meta_prompt: str, student, target: str, base: dict[str, str],
-                 scored: list[Candidate]) -> list[dict[str, str]]:
+                 scored: list[Candidate], inputs=()) -> list[dict[str, str]]:
         """The step's new candidates: parsed from the samples, none a (near) copy of one already scored or of
-        another in this step."""
+        another in this step, none quoting one of the training sample's `inputs` (its exemplars are shown)."""
         predictors = dict(student.named_predictors())
         # In a multi-step program, a step's proposal that restates what the whole program does is no instruction.
         program = program_description(student, self.task_description) if len(predictors) > 1 else None
@@ -401,13 +401,14 @@ class OPRO(Teleprompter):
             return [{**base, target: instruction} for instruction in
                     self._proposer.instructions(meta_prompt, self.candidates_per_step, exclude=exclude,
                                                 tips=self.tips, fields=predictors[target].signature.fields,
-                                                program=program)]
+                                                program=program, inputs=inputs)]
         proposals, seen = [], {tuple(sorted(c.instructions.items())) for c in scored}
         for text in self._proposer.sample(meta_prompt, self.candidates_per_step, tips=self.tips):
             new = {}
             for name in base:
                 match = re.search(rf"{re.escape(name)}\s*:\s*\[([^\[\]]+)\]", text)
-                if match and not unusable(match.group(1).strip(), predictors[name].signature.fields, program):
+                if match and not unusable(match.group(1).strip(), predictors[name].signature.fields, program,
+                                          inputs):
                     new[name] = match.group(1).strip()
             candidate = {**base, **new}
             key = tuple(sorted(candidate.items()))
@@ -454,7 +455,8 @@ class OPRO(Teleprompter):
                         continue  # a later step's candidates may cost less than this one's
                     meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng)
                     scored = []
-                    for instructions in self._propose(meta, student, target, best.instructions, trajectories[target]):
+                    for instructions in self._propose(meta, student, target, best.instructions, trajectories[target],
+                                                      example_inputs(sample)):
                         raced = self._race(student, instructions, target, sample, best, rows, affordable)
                         if raced is None:
                             break

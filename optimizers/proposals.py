@@ -46,23 +46,40 @@ def program_description(student, given: str | None = None) -> str:
     return given or (type(student).__doc__ or type(student).__name__).strip()
 
 
-def unusable(instruction: str, fields=None, program: str | None = None) -> bool:
+def unusable(instruction: str, fields=None, program: str | None = None, inputs=()) -> bool:
     """Not an instruction for this step: one word (a 1.5B proposer answered with the step's name,
     `[writer.write]`), a field named in backticks that the step does not have (DSPy's default instructions name
     fields so, and given one, a 1.5B proposer extended it with `confidence` and `feedback` fields the step cannot
     produce), a reply in the step's own format, led by one of its field names ("next_query: the earliest year
     Jack Joyce founded the second brewpub", which label-free MASPO accepted as researcher_writer's researcher
     instruction), or a restatement of the whole `program`'s description, given for a step of a multi-step program
-    (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed)."""
+    (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed),
+    or one that quotes one of the example `inputs` the proposer was shown (a MASPO writer candidate "Answer the
+    question 'What do Nikos Nikolaidis and Roy Ward Baker have in common?'": -0.15 F1 on its minibatch)."""
     if len(instruction.split()) < 2:
         return True
     if program and near_copy(instruction, program, 0.7):
+        return True
+    if any(quotes(instruction, text) for text in inputs):
         return True
     if fields is None:
         return False
     label = re.match(r"\s*(\w+)\s*:", instruction)
     return (label is not None and label.group(1) in fields) or any(
         name not in fields for name in re.findall(r"`(\w+)`", instruction))
+
+
+def quotes(instruction: str, text, min_words: int = 4) -> bool:
+    """The instruction contains the text (an example's input of `min_words` words or more), case and the
+    trailing punctuation aside."""
+    if not isinstance(text, str) or len(text.split()) < min_words:
+        return False
+    return text.strip().rstrip("?.!").lower() in instruction.lower()
+
+
+def example_inputs(examples) -> list[str]:
+    """The text inputs of examples, as `unusable` checks a proposal for quotes of them."""
+    return [v for ex in examples for v in ex.inputs().values() if isinstance(v, str)]
 
 
 def step_role(kind: str, name: str, signature) -> str:
@@ -124,9 +141,9 @@ class Proposer:
         return texts
 
     def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None,
-                     tips: bool = False, fields=None, program: str | None = None) -> list[str]:
+                     tips: bool = False, fields=None, program: str | None = None, inputs=()) -> list[str]:
         """Up to n new instructions (bracketed in the replies), none a near copy of another or of `exclude`, none
-        `unusable` for a step with these `fields` in a program so described.
+        `unusable` for a step with these `fields` in a program so described, shown these example `inputs`.
 
         With `extend`, each reply is one sentence appended to that instruction (a minimal edit) instead of a
         whole new instruction."""
@@ -134,7 +151,7 @@ class Proposer:
         for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
             if (not proposal or (extend is not None and near_copy(proposal, extend, 0.6))
-                    or unusable(proposal, fields, program)):
+                    or unusable(proposal, fields, program, inputs)):
                 continue  # nothing usable, or the instruction itself given back instead of a sentence to add
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
             if not any(near_copy(instruction, other) for other in [*exclude, *out]):

@@ -337,6 +337,18 @@ def test_a_proposal_naming_a_field_the_step_lacks_or_only_a_step_name_is_not_sco
     assert scored == ["Name the capital city of the country."]
 
 
+def test_a_proposal_quoting_a_training_input_is_not_scored():
+    # What a 1.5B proposer wrote for researcher_writer's writer: one shown question pasted into the instruction.
+    proposer = ListProposer(["Answer the question 'what is the capital of Peru' with the city.",
+                             "Name the capital city of the country."])
+    opro = OPRO(exact, prompt_model=proposer, task_model=TaskLM(), candidates_per_step=2, max_iterations=1,
+                train_sample=4)
+    opro.compile(dspy.Predict("question -> answer"), trainset=DATA)
+    scored = [c.instructions["self"] for h in opro.result.history[1:] for c in h.candidates]
+    assert scored == ["Name the capital city of the country."]
+    assert not unusable("Answer with the city, e.g. Lima.", None, inputs=["Lima", "What is the capital of Peru?"])
+
+
 def test_unusable_reads_backticked_names_as_fields():
     fields = {"question": None, "passages": None, "answer": None}
     assert not unusable("Answer the `question` from the `passages` in a few words.", fields)
