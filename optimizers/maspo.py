@@ -361,8 +361,12 @@ class MASPO(Teleprompter):
                 self.partner_version += 1
 
     def _wins(self, scored: Scored) -> bool:
-        """Beats the current prompt: combined score above 0.5 by the gate, and never a lower metric."""
-        return scored.combined > 0.5 + self.gate and (self.label_free or scored.global_delta >= 0)
+        """Beats the current prompt: combined score above 0.5 by the gate and, with labels, a higher metric. The
+        judged levels rank the beam; a change the metric does not see is not taken on the judge's word alone:
+        researcher_writer's MASPO accepted researcher rules at +0.000 and +0.002 F1 on their minibatches (local
+        wins from a judge that is a coin flip there), each below the seed on validation (0.411 and 0.403 vs
+        0.435), and every later turn was searched under them."""
+        return scored.combined > 0.5 + self.gate and (self.label_free or scored.global_delta > 0)
 
     def _confirmed(self, student, agent, top: Scored, n_first: int, negatives, credit, round_, rng) -> Scored | None:
         """The turn's best scored again on the agent's confirmation minibatch (against the current prompts there)

@@ -364,3 +364,23 @@ def test_label_free_ships_only_what_the_judge_prefers_on_held_out_inputs(example
         # the same answers both ways: ties, no evidence, the seed stays
         assert maspo._final_check(Toy(), {**good, "searcher": "Name the entity."}, unlabeled) == good
         assert maspo.validation["ties"] == 4 and maspo.validation["p_value"] == 1.0
+
+
+def test_with_labels_a_local_win_the_metric_does_not_see_is_not_accepted(examples):
+    class LikesRight(ToyLM):  # the judge prefers the GOOD searcher's "right" query; the answers stay 42
+        @with_callbacks
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            system, user = messages[0]["content"], messages[-1]["content"]
+            if len(messages) > 1 and "output_a" in system:
+                self.calls["judge"] += 1
+                a, b = _field(user, "output_a"), _field(user, "output_b")
+                pick = "A" if "right" in a else "B" if "right" in b else "tie"
+                return [f"[[ ## better ## ]]\n{pick}\n\n[[ ## completed ## ]]"]
+            return ToyLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
+
+    lm = LikesRight(["GOOD: name the entity.", "Answer plainly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4, patience=1)
+    program = maspo.compile(Toy(), trainset=examples)
+    good = next(c for s in program.optimizer_report["steps"] if s["agent"] == "searcher" for c in s["candidates"])
+    assert good["levels"]["local"] == 1.0 and good["global_delta"] == 0.0 and good["combined"] > 0.5
+    assert "GOOD" not in program.searcher.signature.instructions
