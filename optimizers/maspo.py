@@ -17,7 +17,9 @@ output alone. The agents are the program's predictors, in the order the program 
   answers, with what every downstream agent did and the metric's feedback, are shown as downstream feedback.
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
-  round robin). A beam carried to an agent's next turn is re-scored when its partners changed since.
+  round robin). A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
+  best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
+  the minibatch) and, with `confirm`, still does with a second minibatch pooled in; a refused one leaves the beam.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when a round proposes nothing new. Every LM call counts (task, judge, proposer; cache hits
