@@ -260,7 +260,7 @@ class MASPO(Teleprompter):
             self._run_calls = max(self._meter.calls, 1)  # LM calls of one whole program run
             # The final check runs validation with the optimized prompts, and with the seed: that pass is the
             # baseline evaluation compile.py has just run, served by the cache, so only the first is reserved (as
-            # OPRO's final choice). Reserving both left a 600-call researcher_writer compile 270 calls to search.
+            # OPRO's final choice). Reserving both kept 200 of a 600-call researcher_writer compile's calls back.
             # Label-free, the check also judges each validation input's two final answers.
             self._reserve = len(valset or []) * (self._run_calls + self.label_free)
             self._candidate_calls: list[int] = []
@@ -403,6 +403,7 @@ class MASPO(Teleprompter):
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
         out, fields = [], dict(student.named_predictors())[agent].signature.fields
         program = program_description(student, self.task_description)
+        shown = example_inputs(examples)
         for kind, n in kinds.items():
             if not n:
                 continue
@@ -410,7 +411,7 @@ class MASPO(Teleprompter):
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
                                                tips=kind == "rewrite", fields=fields,
-                                               program=program, inputs=example_inputs(examples))
+                                               program=program, inputs=shown)
         return out
 
     def _final_check(self, student, final: dict, valset) -> dict:
@@ -419,16 +420,15 @@ class MASPO(Teleprompter):
         self.validation = None
         if not valset or final == self._seed:
             return final
+        runs = {name: self._run_all(recording(student, instructions), list(valset))
+                for name, instructions in (("seed", self._seed), ("optimized", final))}
         if self.label_free:
-            return self._judged_check(student, final, list(valset))
-        scores = {}
-        for name, instructions in (("seed", self._seed), ("optimized", final)):
-            runs = self._run_all(recording(student, instructions), list(valset))
-            scores[name] = sum(r.score for r in runs) / len(runs)
+            return self._judged_check(student, final, list(valset), runs)
+        scores = {name: sum(r.score for r in rs) / len(rs) for name, rs in runs.items()}
         self.validation = scores
         return final if scores["optimized"] > scores["seed"] else dict(self._seed)
 
-    def _judged_check(self, student, final: dict, valset: list) -> dict:
+    def _judged_check(self, student, final: dict, valset: list, runs: dict[str, list[Run]]) -> dict:
         """Label-free: the judge compares the seed's and the optimized prompts' final answers on held-out inputs,
         and the optimized ship only if it prefers them by a one-sided sign test (ties dropped) at JUDGED_ALPHA.
         Candidates accepted on 8-example minibatches are the judge's favourites there; on fresh inputs a coin-flip
@@ -437,8 +437,6 @@ class MASPO(Teleprompter):
         from scipy.stats import binomtest
 
         rng = random.Random(self.seed)
-        runs = {name: self._run_all(recording(student, instructions), valset)
-                for name, instructions in (("seed", self._seed), ("optimized", final))}
         verdicts = [self._judge(self._job(student, None), fields_text(ex.inputs()), self._final_text(seed),
                                 self._final_text(opt), rng)
                     for ex, seed, opt in zip(valset, runs["seed"], runs["optimized"])]

@@ -449,6 +449,7 @@ class OPRO(Teleprompter):
                 return self._cost(target, self.rungs(len(sample))[0])
 
             self.result.stopped = "max_iterations"
+            shown = example_inputs(sample)  # the proposer's exemplars come from the sample
             for iteration in range(1, self.max_iterations + 1):
                 for target in trajectories:
                     if not affordable(first_rung(target)):
@@ -456,7 +457,7 @@ class OPRO(Teleprompter):
                     meta = self._meta_prompt(student, target, trajectories[target], best, rows, rng)
                     scored = []
                     for instructions in self._propose(meta, student, target, best.instructions, trajectories[target],
-                                                      example_inputs(sample)):
+                                                      shown):
                         raced = self._race(student, instructions, target, sample, best, rows, affordable)
                         if raced is None:
                             break
