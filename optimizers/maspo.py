@@ -35,6 +35,7 @@ output alone. The agents are the program's predictors, in the order the program 
 from __future__ import annotations
 
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -78,7 +79,7 @@ class MASPO(Teleprompter):
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
                  proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
-                 confirm: bool = False):
+                 confirm: bool = False, on_decision: Callable[[str], None] | None = None):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -89,6 +90,7 @@ class MASPO(Teleprompter):
         self.minibatch, self.min_gain, self.label_free = minibatch, min_gain, label_free
         self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
         self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
+        self.on_decision = on_decision  # one line per turn whose best beat the current prompt: accepted or refused
         if proposal not in PROPOSALS:
             raise ValueError(f"proposal must be one of {', '.join(PROPOSALS)}, not {proposal!r}")
         # add_rule: the prompt model writes one sentence that the candidate appends to its parent. Rewrites are
@@ -351,6 +353,7 @@ class MASPO(Teleprompter):
         if top.instruction != incumbent.instruction and self._wins(top):
             accepted = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
                 if self.confirm else top
+            self._decided(agent, round_, top, accepted)
             if accepted is None:
                 # Refused: out of the beam, or every later turn would lead with it and confirm it again on the
                 # same minibatches (researcher_writer: one researcher rule refused in 4 turns running).
@@ -361,6 +364,17 @@ class MASPO(Teleprompter):
                                            "global_delta": round(accepted.global_delta, 4)})
                 self.current[agent] = accepted.instruction
                 self.partner_version += 1
+
+    def _decided(self, agent: str, round_: int, top: Scored, accepted: Scored | None) -> None:
+        if self.on_decision is None:
+            return
+        what = "Δ metric" if not self.label_free else "global win rate - 0.5"
+        if accepted is None:
+            self.on_decision(f"{agent} (round {round_}): refused on confirmation: {top.combined:.3f} on its minibatch, "
+                             f"not on a second one")
+        else:
+            self.on_decision(f"{agent} (round {round_}): accepted, combined {accepted.combined:.3f}, {what} "
+                             f"{accepted.global_delta:+.3f}: {accepted.instruction[:120]}")
 
     def _wins(self, scored: Scored) -> bool:
         """Beats the current prompt: combined score above 0.5 by the gate and, with labels, a higher metric. The
@@ -530,5 +544,6 @@ class Maspo(Recipe):
                           min_gain=p["min_gain"], label_free=ctx.label_free,
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
                           seed=ctx.seed, proposal=p.get("proposal", "mixed"), on_iteration=log,
-                          max_calls=p.get("max_calls"), confirm=p.get("confirm", False))
+                          max_calls=p.get("max_calls"), confirm=p.get("confirm", False),
+                          on_decision=lambda line: print(f"  {line}", file=sys.stderr))
         return optimizer.compile(student, trainset=trainset, valset=valset)

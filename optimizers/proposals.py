@@ -69,12 +69,20 @@ def unusable(instruction: str, fields=None, program: str | None = None, inputs=(
         name not in fields for name in re.findall(r"`(\w+)`", instruction))
 
 
-def quotes(instruction: str, text, min_words: int = 4) -> bool:
-    """The instruction contains the text (an example's input of `min_words` words or more), case and the
-    trailing punctuation aside."""
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def quotes(instruction: str, text, min_words: int = 4, span: int = 6) -> bool:
+    """The instruction contains the text (an example's input of `min_words` words or more), or `span` words of it
+    in a row, case and punctuation aside: a MASPO writer candidate "return the name of the first book in the
+    series based on a stealth video game series developed by the Danish company IO Interactive" restated one
+    question (-0.125 F1 on its confirmation minibatch)."""
     if not isinstance(text, str) or len(text.split()) < min_words:
         return False
-    return text.strip().rstrip("?.!").lower() in instruction.lower()
+    said, asked = f" {' '.join(_words(instruction))} ", _words(text)
+    n = min(span, len(asked))
+    return any(f" {' '.join(asked[k:k + n])} " in said for k in range(len(asked) - n + 1))
 
 
 def example_inputs(examples) -> list[str]:

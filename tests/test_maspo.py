@@ -289,12 +289,14 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     first, second = _batches(examples)
     # The GOOD query fixes the first minibatch's answers and breaks the second's, where the seed's were right.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
+    lines = []
     maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
-                  patience=1, confirm=True, rounds=3)
+                  patience=1, confirm=True, rounds=3, on_decision=lines.append)
     program = maspo.compile(Toy(), trainset=examples)
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
     [refused] = credit["refused_on_confirmation"]  # once: a refused candidate leaves the beam, not confirmed again
+    assert lines == ["searcher (round 1): refused on confirmation: 0.800 on its minibatch, not on a second one"]
     assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -1.0
     # Without the confirmation the same search accepts it.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
@@ -307,11 +309,14 @@ def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores(
     examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
     first, second = _batches(examples)
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first | second})
+    lines = []
     maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
-                  patience=1, confirm=True)
+                  patience=1, confirm=True, on_decision=lines.append)
     program = maspo.compile(Toy(), trainset=examples)
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
+    [line] = lines
+    assert line.startswith("searcher (round 1): accepted, combined 0.800, Δ metric +1.000: ") and "GOOD" in line
     [accepted] = credit["accepted"]
     assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)  # on 8 examples
 

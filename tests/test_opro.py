@@ -347,6 +347,11 @@ def test_a_proposal_quoting_a_training_input_is_not_scored():
     scored = [c.instructions["self"] for h in opro.result.history[1:] for c in h.candidates]
     assert scored == ["Name the capital city of the country."]
     assert not unusable("Answer with the city, e.g. Lima.", None, inputs=["Lima", "What is the capital of Peru?"])
+    # six words of a longer question in a row, restated (what a MASPO writer candidate did)
+    question = "What is the first book in the series based on the game developed by the Danish company IO?"
+    assert unusable("Return only the series based on the game developed by the Danish company.", None,
+                    inputs=[question])
+    assert not unusable("Return only the title of the first book, nothing else.", None, inputs=[question])
 
 
 def test_unusable_reads_backticked_names_as_fields():
