@@ -305,6 +305,21 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     assert "GOOD" in unconfirmed.searcher.signature.instructions
 
 
+def test_a_win_on_the_first_minibatch_that_outweighs_a_loss_on_the_second_is_refused():
+    # The first minibatch is where the turn picked its best: only the second, by itself, can confirm it.
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, second = _batches(examples)
+    kept = set(sorted(second)[1:])  # the GOOD query fixes the first minibatch and breaks one of the second's four
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first | kept, "plain": second})
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                  patience=1, confirm=True)
+    program = maspo.compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]["searcher"]
+    [refused] = credit["refused_on_confirmation"]  # pooled it is +0.375 F1 (+1 on 4, -0.25 on 4): it was accepted
+    assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -0.25
+    assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
+
+
 def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores():
     examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
     first, second = _batches(examples)
