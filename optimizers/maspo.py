@@ -17,7 +17,10 @@ output alone. The agents are the program's predictors, in the order the program 
   answers, with what every downstream agent did and the metric's feedback, are shown as downstream feedback.
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
-  round robin). A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
+  round robin). Each agent's minibatch is `minibatch` whole runs' worth of its candidates' re-runs
+  (`cost_matched`: a last agent with one of two calls gets twice the examples). Its proposer sees the
+  instructions already scored for it, with the change each made to the final answers (`history_shown`, OPRO's
+  trajectory). A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
   best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
   the minibatch) and, with `confirm`, also wins on a second minibatch by itself; a refused one leaves the beam.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
@@ -61,6 +64,7 @@ class Scored:
     local_wins: int = 0
     misaligned: list[dict] = field(default_factory=list)
     partners: int = -1  # the partner version it was scored under
+    incumbent: str = ""  # the agent's prompt it was compared with
 
 
 def _text(outputs: list[tuple[dict, dict]]) -> str:
@@ -79,7 +83,8 @@ class MASPO(Teleprompter):
                  feedback_metric: Callable | None = None, failures_shown: int = 3, hard_negatives_shown: int = 2,
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
                  proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
-                 confirm: bool = False, on_decision: Callable[[str], None] | None = None):
+                 confirm: bool = False, on_decision: Callable[[str], None] | None = None,
+                 cost_matched: bool = True, history_shown: int = 8):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -104,6 +109,16 @@ class MASPO(Teleprompter):
         # (600 calls) accepted a researcher rule at +0.083 that tied the seed on validation, and the writer's
         # next turns were judged with that researcher.
         self.max_calls, self.confirm = max_calls, confirm
+        # cost_matched: an agent's minibatch holds as many examples as `minibatch` whole runs buy when a candidate
+        # re-runs only from that agent on (researcher_writer's writer: 16, one call each, where the researcher has
+        # 8 at two). On 8 questions, 12 of 31 writer candidates in three compiles tied the current prompt at every
+        # level, and one flipped answer decides an acceptance.
+        self.cost_matched = cost_matched
+        # history_shown: the agent's proposer sees up to this many instructions already scored for it, with the
+        # change each made to the final answers (OPRO's trajectory). Without it the writer's proposer, shown no
+        # hard negatives (no local wins), proposed a "summary"/"full response" writer again after one had lost
+        # 0.39 F1, and the same rule under new wording in five turns.
+        self.history_shown = history_shown
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -171,7 +186,7 @@ class MASPO(Teleprompter):
                                        "final_after": c_final})
         n = max(len(examples), 1)
         return Scored(instruction, combined / n, {k: v / n for k, v in totals.items()}, delta / n, local_wins,
-                      misaligned, self.partner_version)
+                      misaligned, self.partner_version, self.current[agent])
 
     @staticmethod
     def _gives_final(run: Run, agent: str) -> bool:
@@ -215,6 +230,7 @@ class MASPO(Teleprompter):
                         fb = self.feedback_metric(ex, run.prediction)
                         lines.append(f"  feedback: {getattr(fb, 'feedback', '')}")
             lines.append("")
+        lines += self._history_lines(agent)
         if negatives:
             lines.append("Instructions tried before whose output looked better than the current one's but made the "
                          "agents after it do worse (avoid what they did):")
@@ -233,6 +249,26 @@ class MASPO(Teleprompter):
                          "fixing the cases above. Write only the instruction, in square brackets.")
         return "\n".join(lines)
 
+    def _history_lines(self, agent: str) -> list[str]:
+        """The instructions already scored for this agent against its current one, on its minibatch, with the change
+        each made to the final answers: worst first, the best last, nearest where the proposer writes (OPRO's
+        order). An added rule is shown as the rule alone, after the current instruction."""
+        current = self.current[agent]
+        tried = {c.instruction: c.global_delta for c in self._history.get(agent, []) if c.incumbent == current}
+        if not tried or not self.history_shown:
+            return []
+        shown = sorted(tried.items(), key=lambda item: item[1])[-self.history_shown:]
+        what = "judged preference for the final answers, -0.5 to +0.5" if self.label_free else \
+            "the change in the final answers' score"
+        lines = [f"Instructions already tried for this agent, each scored on the same questions against its "
+                 f"current instruction ({what}; 0 means no better), worst first:"]
+        for instruction, delta in shown:
+            text = f"current instruction + \"{instruction[len(current):].strip()}\"" \
+                if instruction.startswith(current) else f"\"{instruction}\""
+            lines.append(f"- {text[:300]}: {delta:+.3f}")
+        lines.append("Write something that would score higher than all of them; do not repeat what lost.")
+        return [*lines, ""]
+
     # --- the search ---------------------------------------------------------------------------------------
     def compile(self, student, *, trainset, valset=None, **kwargs):
         rng = random.Random(self.seed)
@@ -250,6 +286,7 @@ class MASPO(Teleprompter):
         self.stopped, self.rounds_done = "rounds", 0
         self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
+        self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
         self._base: dict[tuple, list[Run]] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
@@ -268,13 +305,19 @@ class MASPO(Teleprompter):
             self._candidate_calls: list[int] = []
             pool = list(trainset)
             rng.shuffle(pool)
-            # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable.
-            def minibatch(slot: int) -> list:
-                return [pool[(slot * self.minibatch + j) % len(pool)] for j in range(self.minibatch)]
+            sizes = {a: self._minibatch_size(a, probe, len(pool)) for a in self.agents}
+            # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable; the
+            # confirmation minibatches come after all the agents' own, so no example serves two of them while the
+            # pool lasts.
+            offset = 0
 
-            batches = {a: minibatch(k) for k, a in enumerate(self.agents)}
-            # The confirmation minibatches come after all the agents' own.
-            self._confirm_batches = {a: minibatch(len(self.agents) + k) for k, a in enumerate(self.agents)}
+            def minibatch(size: int) -> list:
+                nonlocal offset
+                offset += size
+                return [pool[(offset - size + j) % len(pool)] for j in range(size)]
+
+            batches = {a: minibatch(sizes[a]) for a in self.agents}
+            self._confirm_batches = {a: minibatch(sizes[a]) for a in self.agents}
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
             for round_ in range(1, self.rounds + 1):
@@ -294,6 +337,15 @@ class MASPO(Teleprompter):
         program = with_instructions(student, chosen)
         program.optimizer_report = self.report(credit)
         return program
+
+    def _minibatch_size(self, agent: str, probe: Run, pool: int) -> int:
+        """`minibatch`, or with `cost_matched` the examples that `minibatch` whole runs buy for a candidate of this
+        agent (it re-runs the program from the agent's first call on), at most the pool."""
+        steps = [step for step, _, _ in probe.events]
+        if not self.cost_matched or agent not in steps:
+            return self.minibatch
+        from_agent = len(steps) - steps.index(agent)
+        return max(self.minibatch, min(pool, round(self.minibatch * len(steps) / from_agent)))
 
     def _affords(self, calls: float) -> bool:
         return self.max_calls is None or self._meter.calls + calls + self._reserve <= self.max_calls
@@ -336,6 +388,7 @@ class MASPO(Teleprompter):
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
                     self._candidate_calls.append(self._meter.calls - before)
                     children.append(scored)
+                    self._history[agent].append(scored)
                     credit["candidates"] += 1
                     credit["local_wins"] += scored.local_wins
                     credit["misaligned"] += len(scored.misaligned)
@@ -527,7 +580,8 @@ class Maspo(Recipe):
         rounds = MAX_ROUNDS if budget.max_calls else 1
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
-                     "proposal": "mixed", "confirm": True, "max_calls": budget.max_calls},
+                     "proposal": "mixed", "confirm": True, "max_calls": budget.max_calls, "cost_matched": True,
+                     "history_shown": 8},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -550,5 +604,6 @@ class Maspo(Recipe):
                           feedback_metric=None if ctx.label_free else ctx.feedback_metric, jobs=ctx.threads,
                           seed=ctx.seed, proposal=p.get("proposal", "mixed"), on_iteration=log,
                           max_calls=p.get("max_calls"), confirm=p.get("confirm", False),
+                          cost_matched=p.get("cost_matched", False), history_shown=p.get("history_shown", 0),
                           on_decision=lambda line: print(f"  {line}", file=sys.stderr))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -276,12 +276,46 @@ def test_a_single_agent_program_is_refused():
 
 
 def _batches(examples, minibatch=4):
-    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents)."""
+    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents: the
+    answerer's own minibatch, cost-matched, is twice the searcher's and comes between them)."""
     import random
 
     pool = list(examples)
     random.Random(0).shuffle(pool)
-    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[2 * minibatch:3 * minibatch]}
+    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[3 * minibatch:4 * minibatch]}
+
+
+def test_a_later_agents_minibatch_holds_as_many_examples_as_a_whole_runs_minibatch_costs():
+    # The answerer's candidates re-run one call of the program's two: its minibatches are twice the searcher's.
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(24)]
+    sizes = {}
+    for matched in (True, False):
+        maspo = MASPO(exact, prompt_model=(lm := ToyLM([])), task_model=lm, depth=1, branch=1, beam_width=1,
+                      minibatch=4, patience=1, confirm=True, cost_matched=matched)
+        maspo.compile(Toy(), trainset=examples)
+        sizes[matched] = {agent: len(batch) for agent, batch in maspo._confirm_batches.items()}
+        seen = [ex.question for batch in maspo._confirm_batches.values() for ex in batch]
+        assert len(seen) == len(set(seen))  # no example in two minibatches while the pool lasts
+    assert sizes == {True: {"searcher": 4, "answerer": 8}, False: {"searcher": 4, "answerer": 4}}
+    # A pool smaller than that caps it.
+    maspo = MASPO(exact, prompt_model=(lm := ToyLM([])), task_model=lm, depth=1, branch=1, beam_width=1,
+                  minibatch=4, patience=1, confirm=True)
+    maspo.compile(Toy(), trainset=examples[:6])
+    assert {agent: len(batch) for agent, batch in maspo._confirm_batches.items()} == {"searcher": 4, "answerer": 6}
+
+
+def test_the_proposer_sees_the_instructions_scored_for_its_agent_worst_first(examples):
+    seed = Search.instructions
+    lm = ToyLM(["BAIT: write fancy queries.", "GOOD: name the entity.", "Answer plainly.", "Answer briefly."])
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+          rounds=2, proposal="add_rule").compile(Toy(), trainset=examples)
+    first, *_, later = [m for m in lm.meta_prompts if "agent 'searcher'" in m]
+    assert "already tried" not in first
+    history = later.split("Instructions already tried for this agent", 1)[1].split("\n\n", 1)[0]
+    # Added rules are shown as the rule alone; the bait lost every answer, the good rule changed none.
+    bait = history.index('current instruction + "BAIT: write fancy queries.": -1.000')
+    good = history.index('current instruction + "GOOD: name the entity.": +0.000')
+    assert bait < good and seed not in history
 
 
 def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
