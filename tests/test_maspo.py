@@ -276,13 +276,12 @@ def test_a_single_agent_program_is_refused():
 
 
 def _batches(examples, minibatch=4):
-    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents: the
-    answerer's own minibatch, cost-matched, is twice the searcher's and comes between them)."""
+    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents)."""
     import random
 
     pool = list(examples)
     random.Random(0).shuffle(pool)
-    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[3 * minibatch:4 * minibatch]}
+    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[2 * minibatch:3 * minibatch]}
 
 
 def test_a_later_agents_minibatch_holds_as_many_examples_as_a_whole_runs_minibatch_costs():
@@ -299,7 +298,7 @@ def test_a_later_agents_minibatch_holds_as_many_examples_as_a_whole_runs_minibat
     assert sizes == {True: {"searcher": 4, "answerer": 8}, False: {"searcher": 4, "answerer": 4}}
     # A pool smaller than that caps it.
     maspo = MASPO(exact, prompt_model=(lm := ToyLM([])), task_model=lm, depth=1, branch=1, beam_width=1,
-                  minibatch=4, patience=1, confirm=True)
+                  minibatch=4, patience=1, confirm=True, cost_matched=True)
     maspo.compile(Toy(), trainset=examples[:6])
     assert {agent: len(batch) for agent, batch in maspo._confirm_batches.items()} == {"searcher": 4, "answerer": 6}
 
