@@ -22,7 +22,9 @@ output alone. The agents are the program's predictors, in the order the program 
   instructions already scored for it, with the change each made to the final answers (`history_shown`, OPRO's
   trajectory). A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
   best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
-  the minibatch) and, with `confirm`, also wins on a second minibatch by itself; a refused one leaves the beam.
+  the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a race (`race`
+  minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one leaves the
+  beam.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when a round proposes nothing new. Every LM call counts (task, judge, proposer; cache hits
@@ -75,6 +77,15 @@ def _text(outputs: list[tuple[dict, dict]]) -> str:
     return "\n".join(parts) or "(no output)"
 
 
+def _pooled(instruction: str, parts: list[tuple[Scored, int]], partners: int) -> Scored:
+    """One candidate's scores on several sets of examples, as if scored on all of them at once."""
+    n = sum(m for _, m in parts) or 1
+    return Scored(instruction, sum(s.combined * m for s, m in parts) / n,
+                  {k: sum(s.levels[k] * m for s, m in parts) / n for k in parts[0][0].levels},
+                  sum(s.global_delta * m for s, m in parts) / n, sum(s.local_wins for s, _ in parts),
+                  [case for s, _ in parts for case in s.misaligned], partners)
+
+
 class MASPO(Teleprompter):
     def __init__(self, metric: Callable | None, *, prompt_model=None, task_model=None,
                  weights: tuple[float, float, float] = (0.4, 0.4, 0.2), beam_width: int = 2, branch: int = 2,
@@ -84,7 +95,7 @@ class MASPO(Teleprompter):
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
                  proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
                  confirm: bool = False, on_decision: Callable[[str], None] | None = None,
-                 cost_matched: bool = False, history_shown: int = 8):
+                 cost_matched: bool = False, history_shown: int = 8, race: int = 1):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -109,6 +120,12 @@ class MASPO(Teleprompter):
         # (600 calls) accepted a researcher rule at +0.083 that tied the seed on validation, and the writer's
         # next turns were judged with that researcher.
         self.max_calls, self.confirm = max_calls, confirm
+        # race: with `confirm`, up to this many minibatches of confirmation examples, each checked only while the
+        # candidate stays ahead (OPRO's race, optimizers/opro.py). A +0.04 F1 change is invisible on 8 questions
+        # about half the time (bench/selection_power.py); 1 is a single confirmation minibatch.
+        if race < 1:
+            raise ValueError(f"race must be at least 1, not {race}")
+        self.race = race
         # cost_matched: an agent's minibatch holds as many examples as `minibatch` whole runs buy when a candidate
         # re-runs only from that agent on (researcher_writer's writer: 16, one call each, where the researcher has
         # 8 at two). On 8 questions, 12 of 31 writer candidates in three compiles tied the current prompt at every
@@ -129,12 +146,14 @@ class MASPO(Teleprompter):
         return run_all(program, examples, None if self.label_free else self.metric, replays, self.jobs)
 
     def _base_runs(self, student, examples: list) -> list[Run]:
-        """The current prompts' runs of a minibatch, made once per set of prompts: an agent's next turn with no
-        prompt changed since reuses them instead of paying for the same calls again (cache hits count)."""
-        key = (tuple(id(ex) for ex in examples), tuple(sorted(self.current.items())))
-        if key not in self._base:
-            self._base[key] = self._run_all(recording(student, self.current), examples)
-        return self._base[key]
+        """The current prompts' runs of these examples, made once per example and set of prompts: an agent's next
+        turn with no prompt changed since, or a race meeting the confirmation examples in another order, reuses
+        them instead of paying for the same calls again (cache hits count)."""
+        prompts = tuple(sorted(self.current.items()))
+        missing = [ex for ex in examples if (id(ex), prompts) not in self._base]
+        for ex, run in zip(missing, self._run_all(recording(student, self.current), missing) if missing else []):
+            self._base[(id(ex), prompts)] = run
+        return [self._base[(id(ex), prompts)] for ex in examples]
 
     # --- judging ---------------------------------------------------------------------------------------
     def _job(self, student, agent: str | None) -> str:
@@ -290,7 +309,7 @@ class MASPO(Teleprompter):
         self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
         self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
-        self._base: dict[tuple, list[Run]] = {}
+        self._base: dict[tuple, Run] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
             # The agents, in the order the program calls them (from one recorded run).
             probe = self._run_all(recording(student, self.current), trainset[:1])[0]
@@ -310,7 +329,7 @@ class MASPO(Teleprompter):
             rng.shuffle(pool)
             sizes = {a: self._minibatch_size(a, probe, len(pool)) for a in self.agents}
             # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable; the
-            # confirmation minibatches come after all the agents' own, so no example serves two of them while the
+            # confirmation examples come after all the agents' own, so no example serves two purposes while the
             # pool lasts.
             offset = 0
 
@@ -319,8 +338,11 @@ class MASPO(Teleprompter):
                 offset += size
                 return [pool[(offset - size + j) % len(pool)] for j in range(size)]
 
-            batches = {a: minibatch(sizes[a]) for a in self.agents}
-            self._confirm_batches = {a: minibatch(sizes[a]) for a in self.agents}
+            self._minibatches = batches = {a: minibatch(sizes[a]) for a in self.agents}
+            # The confirmation examples, shared by the agents (their base runs serve every race until a prompt
+            # changes): `race` minibatches' worth, each race meets them in an order of its own.
+            self._confirm_pool = minibatch(self.race * max(sizes.values()))
+            self._race_rng = random.Random(f"{self.seed}-race")  # its own stream: proposals do not shift it
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
             for round_ in range(1, self.rounds + 1):
@@ -407,12 +429,13 @@ class MASPO(Teleprompter):
         beams[agent] = beam
         top = beam[0]
         if top.instruction != incumbent.instruction and self._wins(top):
-            accepted = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
+            outcome = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
                 if self.confirm else top
-            self._decided(agent, round_, top, accepted)
+            self._decided(agent, round_, top, outcome)
+            accepted = outcome if isinstance(outcome, Scored) else None
             if accepted is None:
                 # Refused: out of the beam, or every later turn would lead with it and confirm it again on the
-                # same minibatches (researcher_writer: one researcher rule refused in 4 turns running).
+                # same examples (researcher_writer: one researcher rule refused in 4 turns running).
                 beams[agent] = [s for s in beam if s is not top]
             else:
                 credit["accepted"].append({"round": round_, "instruction": accepted.instruction,
@@ -421,16 +444,21 @@ class MASPO(Teleprompter):
                 self.current[agent] = accepted.instruction
                 self.partner_version += 1
 
-    def _decided(self, agent: str, round_: int, top: Scored, accepted: Scored | None) -> None:
+    def _decided(self, agent: str, round_: int, top: Scored, outcome: Scored | dict | None) -> None:
         if self.on_decision is None:
             return
         what = "Δ metric" if not self.label_free else "global win rate - 0.5"
-        if accepted is None:
-            self.on_decision(f"{agent} (round {round_}): refused on confirmation: {top.combined:.3f} on its minibatch, "
-                             f"not on a second one")
+        head = f"{agent} (round {round_}): "
+        if isinstance(outcome, dict):
+            self.on_decision(f"{head}refused on confirmation: {top.combined:.3f} on its minibatch, "
+                             f"{outcome['second']:.3f} ({what} {outcome['second_global_delta']:+.3f}) on "
+                             f"{outcome['examples']} other examples")
+        elif outcome is None:
+            self.on_decision(f"{head}not accepted: the budget ended its confirmation ({top.combined:.3f} on its "
+                             f"minibatch)")
         else:
-            self.on_decision(f"{agent} (round {round_}): accepted, combined {accepted.combined:.3f}, {what} "
-                             f"{accepted.global_delta:+.3f}: {accepted.instruction[:120]}")
+            self.on_decision(f"{head}accepted, combined {outcome.combined:.3f}, {what} {outcome.global_delta:+.3f}: "
+                             f"{outcome.instruction[:120]}")
 
     def _wins(self, scored: Scored) -> bool:
         """Beats the current prompt: combined score above 0.5 by the gate and, with labels, a higher metric. The
@@ -440,37 +468,39 @@ class MASPO(Teleprompter):
         0.435), and every later turn was searched under them."""
         return scored.combined > 0.5 + self.gate and (self.label_free or scored.global_delta > 0)
 
-    def _confirmed(self, student, agent, top: Scored, n_first: int, negatives, credit, round_, rng) -> Scored | None:
-        """The turn's best scored again on the agent's confirmation minibatch (against the current prompts there),
-        with its two scores pooled, if it wins there too; None when it does not (a refusal, in the credit report)
-        or when the budget cannot pay for the check (nothing is accepted unconfirmed).
+    def _confirmed(self, student, agent, top: Scored, n_first: int, negatives, credit, round_,
+                   rng) -> Scored | dict | None:
+        """The turn's best raced on the confirmation examples (against the current prompts there): scored on one
+        minibatch's worth of them, in an order of its own, then on the next while it stays ahead, up to `race`
+        minibatches. Accepted (its scores pooled over everything it was scored on) if it is ahead at every check;
+        else the refusal, also in the credit report; None when the budget cannot pay for the next check (nothing
+        is accepted unconfirmed).
 
-        The second minibatch decides by itself: the first is where the turn chose its best among all its
-        candidates, so its score is the winner's, biased up. Pooled, a first +0.126 F1 outweighed a second -0.105
-        and researcher_writer's MASPO accepted a writer rule that scored 0.236 on validation against the seed's
-        0.435."""
-        examples = self._confirm_batches[agent]
-        if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
-            self.stopped = "budget"
-            return None
-        base_runs = self._base_runs(student, examples)
-        second = self._evaluate(student, agent, top.instruction, examples, base_runs, rng)
-        negatives += [(top.instruction, case) for case in second.misaligned]
-        n, m = n_first, len(examples)
-
-        def pool(a, b):
-            return (a * n + b * m) / (n + m)
-
-        pooled = Scored(top.instruction, pool(top.combined, second.combined),
-                        {k: pool(v, second.levels[k]) for k, v in top.levels.items()},
-                        pool(top.global_delta, second.global_delta), top.local_wins + second.local_wins,
-                        top.misaligned + second.misaligned, top.partners)
-        if self._wins(second):
-            return pooled
-        credit["refused"].append({"round": round_, "instruction": top.instruction,
-                                  "first": round(top.combined, 4), "second": round(second.combined, 4),
-                                  "second_global_delta": round(second.global_delta, 4)})
-        return None
+        The checks decide on the confirmation examples alone: the first minibatch is where the turn chose its best
+        among all its candidates, so its score is the winner's, biased up. Pooled, a first +0.126 F1 outweighed a
+        second -0.105 and researcher_writer's MASPO accepted a writer rule that scored 0.236 on validation against
+        the seed's 0.435. Each race has its own order: with one fixed confirmation minibatch of 8, five writer
+        paraphrases of one rule, each +0.100 on the writer's minibatch, were all refused by the same 8 questions."""
+        order = list(self._confirm_pool)
+        self._race_rng.shuffle(order)
+        size = n_first
+        parts: list[tuple[Scored, int]] = []
+        for done in range(size, self.race * size + 1, size):
+            examples = order[done - size:done]
+            if not self._affords(len(examples) * self._run_calls + self._step_calls(1) / self.branch):
+                self.stopped = "budget"
+                return None
+            scored = self._evaluate(student, agent, top.instruction, examples, self._base_runs(student, examples), rng)
+            negatives += [(top.instruction, case) for case in scored.misaligned]
+            parts.append((scored, len(examples)))
+            raced = _pooled(top.instruction, parts, top.partners)
+            if not self._wins(raced):
+                refused = {"round": round_, "instruction": top.instruction, "first": round(top.combined, 4),
+                           "second": round(raced.combined, 4), "second_global_delta": round(raced.global_delta, 4),
+                           "examples": done}
+                credit["refused"].append(refused)
+                return refused
+        return _pooled(top.instruction, [(top, n_first), *parts], top.partners)
 
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
@@ -554,6 +584,7 @@ from runtime import UserError  # noqa: E402
 
 
 MAX_ROUNDS = 10  # with --max-calls: rounds go on while calls remain, up to this many
+RACE = 3  # confirmation minibatches a turn's best may be raced on (8, 16, 24 examples)
 
 
 class Maspo(Recipe):
@@ -584,7 +615,7 @@ class Maspo(Recipe):
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
                      "proposal": "mixed", "confirm": True, "max_calls": budget.max_calls, "cost_matched": False,
-                     "history_shown": 8},
+                     "history_shown": 8, "race": RACE},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -608,5 +639,6 @@ class Maspo(Recipe):
                           seed=ctx.seed, proposal=p.get("proposal", "mixed"), on_iteration=log,
                           max_calls=p.get("max_calls"), confirm=p.get("confirm", False),
                           cost_matched=p.get("cost_matched", False), history_shown=p.get("history_shown", 0),
+                          race=p.get("race", 1),
                           on_decision=lambda line: print(f"  {line}", file=sys.stderr))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -284,6 +284,54 @@ def _batches(examples, minibatch=4):
     return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[2 * minibatch:3 * minibatch]}
 
 
+def _race(examples, minibatch=4, race=2):
+    """The searcher's minibatch and the order its first race meets the confirmation examples in (seed 0)."""
+    import random
+
+    pool = list(examples)
+    random.Random(0).shuffle(pool)
+    order = pool[2 * minibatch:(2 + race) * minibatch]
+    random.Random("0-race").shuffle(order)
+    return {ex.question for ex in pool[:minibatch]}, [ex.question for ex in order]
+
+
+@pytest.mark.parametrize("second_rung, examples_seen", [("behind", 4), ("ahead, then behind", 8)])
+def test_the_race_goes_on_only_while_the_candidate_stays_ahead(second_rung, examples_seen):
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, order = _race(examples)
+    if second_rung == "behind":  # the seed's answers on the race's first 4 are right, the GOOD query's wrong
+        right = {"right": first, "plain": set(order[:4])}
+    else:  # GOOD fixes one of the first 4 and breaks all of the next 4: -3 answers over 8
+        right = {"right": first | {order[0]}, "plain": set(order[4:])}
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], right)
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                  patience=1, confirm=True, race=2)
+    program = maspo.compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]["searcher"]
+    [refused] = credit["refused_on_confirmation"]
+    assert refused["examples"] == examples_seen and refused["second_global_delta"] < 0
+    assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
+
+
+def test_a_candidate_ahead_at_every_check_of_the_race_is_accepted_with_all_its_scores_pooled():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, order = _race(examples)
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first | set(order)})
+    lines = []
+    program = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                    patience=1, confirm=True, race=2, on_decision=lines.append).compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]["searcher"]
+    assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
+    [accepted] = credit["accepted"]  # on 12 examples: the minibatch and both race minibatches
+    assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)
+    assert lines[0].startswith("searcher (round 1): accepted")
+
+
+def test_a_race_must_have_at_least_one_minibatch():
+    with pytest.raises(ValueError, match="race must be at least 1"):
+        MASPO(exact, race=0)
+
+
 def test_a_later_agents_minibatch_holds_as_many_examples_as_a_whole_runs_minibatch_costs():
     # The answerer's candidates re-run one call of the program's two: its minibatches are twice the searcher's.
     examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(24)]
@@ -292,15 +340,17 @@ def test_a_later_agents_minibatch_holds_as_many_examples_as_a_whole_runs_minibat
         maspo = MASPO(exact, prompt_model=(lm := ToyLM([])), task_model=lm, depth=1, branch=1, beam_width=1,
                       minibatch=4, patience=1, confirm=True, cost_matched=matched)
         maspo.compile(Toy(), trainset=examples)
-        sizes[matched] = {agent: len(batch) for agent, batch in maspo._confirm_batches.items()}
-        seen = [ex.question for batch in maspo._confirm_batches.values() for ex in batch]
-        assert len(seen) == len(set(seen))  # no example in two minibatches while the pool lasts
-    assert sizes == {True: {"searcher": 4, "answerer": 8}, False: {"searcher": 4, "answerer": 4}}
+        sizes[matched] = {agent: len(batch) for agent, batch in maspo._minibatches.items()}
+        sizes[matched]["confirmation"] = len(maspo._confirm_pool)  # one race minibatch of the largest size
+        seen = [ex.question for batch in [*maspo._minibatches.values(), maspo._confirm_pool] for ex in batch]
+        assert len(seen) == len(set(seen))  # no example serves two purposes while the pool lasts
+    assert sizes == {True: {"searcher": 4, "answerer": 8, "confirmation": 8},
+                     False: {"searcher": 4, "answerer": 4, "confirmation": 4}}
     # A pool smaller than that caps it.
     maspo = MASPO(exact, prompt_model=(lm := ToyLM([])), task_model=lm, depth=1, branch=1, beam_width=1,
                   minibatch=4, patience=1, confirm=True, cost_matched=True)
     maspo.compile(Toy(), trainset=examples[:6])
-    assert {agent: len(batch) for agent, batch in maspo._confirm_batches.items()} == {"searcher": 4, "answerer": 6}
+    assert {agent: len(batch) for agent, batch in maspo._minibatches.items()} == {"searcher": 4, "answerer": 6}
 
 
 def test_the_proposer_sees_the_instructions_scored_for_its_agent_worst_first(examples):
@@ -329,7 +379,8 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
     [refused] = credit["refused_on_confirmation"]  # once: a refused candidate leaves the beam, not confirmed again
-    assert lines == ["searcher (round 1): refused on confirmation: 0.800 on its minibatch, not on a second one"]
+    assert lines == ["searcher (round 1): refused on confirmation: 0.800 on its minibatch, 0.200 (Δ metric -1.000) "
+                     "on 4 other examples"]
     assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -1.0
     # Without the confirmation the same search accepts it.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
