@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the project's packages (not installed into site-packages)
 
-from metrics.summary import format_ci as ci, format_difference  # noqa: E402
+from metrics.summary import format_ci as ci, format_difference, paired_difference_ci  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 
@@ -61,6 +61,7 @@ def compile_compare(data: dict) -> str:
                        f"{row['s_per_example']:.2f} | {per_example[row['candidate']]['prompt_tokens']:.0f} | ")
                     + f"{row['lm_calls']} | "
                     f"{c.get('process_s', '—')} | {c.get('usage', {}).get('optimizer_lm_calls', '—')} |")
+    rows += compiled_vs_edits(comparison, names, target)
     rows.append("")
     agents = "".join(f", {a} on {m}" for a, m in (comparison.get("agent_models") or {}).items())
     agents += "".join(f", program option {k}={v}" for k, v in (comparison.get("program_options") or {}).items())
@@ -68,6 +69,15 @@ def compile_compare(data: dict) -> str:
                 f"{comparison['model']}{agents}, one run. Command: `{data['command']}`."
                 f"{detectable(comparison, target)}")
     return "\n".join(rows)
+
+
+def compiled_vs_edits(comparison: dict, names: dict, target: str) -> list[str]:
+    """Each compiled program against each hand edit evaluated in the same run, paired on the same questions."""
+    scores = (comparison.get("paired_scores") or {}).get("scores", {})
+    edits = [c for c in scores if c != "baseline" and c not in names]
+    lines = [f"{names[c]} vs {e} (paired {target}): {format_difference(paired_difference_ci(scores[e], scores[c]))}"
+             for c in names if c in scores for e in edits]
+    return ["", *lines] if lines else []
 
 
 def detectable(comparison: dict, target: str) -> str:

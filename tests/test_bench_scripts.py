@@ -54,6 +54,16 @@ def test_the_report_states_the_smallest_difference_a_comparison_detects():
     assert detectable({"leaderboard": [row(0.0, 0.0)]}, "f1") == ""  # every candidate kept the baseline
 
 
+def test_the_report_compares_each_compiled_program_with_each_edit_of_its_run():
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from report import compiled_vs_edits
+
+    scores = {"baseline": [0, 0, 0, 0], "my-edit": [1, 1, 0, 0], "20261204T000000Z-maspo-1": [1, 0, 0, 0]}
+    [_, line] = compiled_vs_edits({"paired_scores": {"scores": scores}}, {"20261204T000000Z-maspo-1": "maspo"}, "f1")
+    assert line.startswith("maspo vs my-edit (paired f1): -0.250 [") and line.endswith("(0 better, 1 worse)")
+    assert compiled_vs_edits({"paired_scores": {"scores": {"baseline": [0], "x": [1]}}}, {"x": "maspo"}, "f1") == []
+
+
 def test_an_arm_is_labelled_by_the_flags_that_make_it_another_method_or_draw():
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
     from compile_compare import arm_label
