@@ -94,7 +94,8 @@ def main():
         rows.append(row)
     rows.sort(key=lambda r: -r["mean_difference"])
 
-    print(f"{path.name}: {metric} on n={len(base)} test questions; share of {args.draws} draws of n questions in "
+    split = comparison.get("split", "test")
+    print(f"{path.name}: {metric} on n={len(base)} {split} questions; share of {args.draws} draws of n questions in "
           f"which the program scores above the baseline (ties in brackets), seed {args.seed}")
     race = "/".join(map(str, rungs))
     print("candidate | Δ on all | better / worse | " + " | ".join(f"n={n}" for n in sizes) +
