@@ -276,12 +276,9 @@ def test_a_single_agent_program_is_refused():
 
 
 def _batches(examples, minibatch=4):
-    """The searcher's minibatch and its confirmation minibatch, as MASPO draws them (seed 0, two agents)."""
-    import random
-
-    pool = list(examples)
-    random.Random(0).shuffle(pool)
-    return {ex.question for ex in pool[:minibatch]}, {ex.question for ex in pool[2 * minibatch:3 * minibatch]}
+    """The searcher's minibatch and its confirmation minibatch (a race of one), as MASPO draws them (seed 0)."""
+    first, order = _race(examples, minibatch, race=1)
+    return first, set(order)
 
 
 def _race(examples, minibatch=4, race=2):
