@@ -83,7 +83,7 @@ def _pooled(instruction: str, parts: list[tuple[Scored, int]], partners: int) ->
     return Scored(instruction, sum(s.combined * m for s, m in parts) / n,
                   {k: sum(s.levels[k] * m for s, m in parts) / n for k in parts[0][0].levels},
                   sum(s.global_delta * m for s, m in parts) / n, sum(s.local_wins for s, _ in parts),
-                  [case for s, _ in parts for case in s.misaligned], partners)
+                  [case for s, _ in parts for case in s.misaligned], partners, parts[0][0].incumbent)
 
 
 class MASPO(Teleprompter):
@@ -272,9 +272,10 @@ class MASPO(Teleprompter):
         return "\n".join(lines)
 
     def _history_lines(self, agent: str) -> list[str]:
-        """The instructions already scored for this agent against its current one, on its minibatch, with the change
-        each made to the final answers: worst first, the best last, nearest where the proposer writes (OPRO's
-        order). An added rule is shown as the rule alone, after the current instruction."""
+        """The instructions already scored for this agent against its current one, with the change each made to the
+        final answers (on its minibatch, or, for one the race refused, on all the questions it met): worst first,
+        the best last, nearest where the proposer writes (OPRO's order). An added rule is shown as the rule alone,
+        after the current instruction."""
         current = self.current[agent]
         tried = {c.instruction: c.global_delta for c in self._history.get(agent, []) if c.incumbent == current}
         if not tried or not self.history_shown:
@@ -282,8 +283,8 @@ class MASPO(Teleprompter):
         shown = sorted(tried.items(), key=lambda item: item[1])[-self.history_shown:]
         what = "judged preference for the final answers, -0.5 to +0.5" if self.label_free else \
             "the change in the final answers' score"
-        lines = [f"Instructions already tried for this agent, each scored on the same questions against its "
-                 f"current instruction ({what}; 0 means no better), worst first:"]
+        lines = [f"Instructions already tried for this agent, each scored against its current instruction on the "
+                 f"questions it was tried on ({what}; 0 means no better), worst first:"]
         for instruction, delta in shown:
             text = f"current instruction + \"{instruction[len(current):].strip()}\"" \
                 if instruction.startswith(current) else f"\"{instruction}\""
@@ -495,6 +496,12 @@ class MASPO(Teleprompter):
             parts.append((scored, len(examples)))
             raced = _pooled(top.instruction, parts, top.partners)
             if not self._wins(raced):
+                # The proposer's history shows it with its score on every question it met, not the minibatch lead
+                # that made it the turn's best: shown at +0.100 (its 8 questions) after the race had refused it at
+                # -0.199 on 8 others, a researcher_writer writer rule ("the shortest span that is either a name,
+                # date, number, or yes/no"; -0.033 on the compile's 100 training questions) stayed the best entry
+                # of the writer's history, and all 5 later writer candidates of that compile restated it.
+                self._history[agent].append(_pooled(top.instruction, [(top, n_first), *parts], top.partners))
                 refused = {"round": round_, "instruction": top.instruction, "first": round(top.combined, 4),
                            "second": round(raced.combined, 4), "second_global_delta": round(raced.global_delta, 4),
                            "examples": done}

@@ -386,6 +386,18 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     assert "GOOD" in unconfirmed.searcher.signature.instructions
 
 
+def test_a_refused_candidate_is_in_the_proposers_history_with_its_score_on_every_question_it_met():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    first, second = _batches(examples)
+    # GOOD fixes its minibatch's 4 answers (+1.000 there) and breaks the confirmation's 4 (-1.000): 0 over the 8.
+    lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4, patience=1,
+          confirm=True, rounds=2).compile(Toy(), trainset=examples)
+    later = [m for m in lm.meta_prompts if "agent 'searcher'" in m][-1]
+    history = later.split("Instructions already tried for this agent", 1)[1].split("\n\n", 1)[0]
+    assert '"GOOD: name the entity.": +0.000' in history and "+1.000" not in history
+
+
 def test_a_win_on_the_first_minibatch_that_outweighs_a_loss_on_the_second_is_refused():
     # The first minibatch is where the turn picked its best: only the second, by itself, can confirm it.
     examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
