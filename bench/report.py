@@ -107,7 +107,7 @@ def maspo_credit(data: dict) -> str:
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
         out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
-                "| agent | turns | candidates | accepted | refused by the second minibatch | Δ metric on its minibatch "
+                "| agent | turns | candidates | accepted | refused on confirmation | Δ metric on its minibatch "
                 "(accepted) | local wins | misalignment rate |", "|---|---|---|---|---|---|---|---|"]
         for agent, credit in report["credit"].items():
             refused = credit.get("refused_on_confirmation")  # compiles before MASPO confirmed had none
