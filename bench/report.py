@@ -107,8 +107,9 @@ def maspo_credit(data: dict) -> str:
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
         out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
-                "| agent | turns | candidates | accepted | refused on confirmation | Δ metric on its minibatch "
-                "(accepted) | local wins | misalignment rate |", "|---|---|---|---|---|---|---|---|"]
+                "| agent | turns | candidates | accepted | refused on confirmation | Δ metric of the accepted, "
+                "on the questions it was scored on | local wins | misalignment rate |",
+                "|---|---|---|---|---|---|---|---|"]
         for agent, credit in report["credit"].items():
             refused = credit.get("refused_on_confirmation")  # compiles before MASPO confirmed had none
             out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {len(credit['accepted'])} | "
