@@ -13,8 +13,9 @@ output alone. The agents are the program's predictors, in the order the program 
   output is the final answer, lookahead is the global comparison (no second judgment of the same answers). The
   combined score is the weighted mean (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
 - Misalignment: a local win with a lookahead or global loss. Those cases are shown to the agent's proposer as
-  hard negatives ("this looked better but hurt the agents after you"); the current prompts' worst final
-  answers, with what every downstream agent did and the metric's feedback, are shown as downstream feedback.
+  hard negatives ("this looked better but hurt the agents after you"); final answers of the current prompts that
+  fell short (drawn anew for each proposal from the agent's minibatch, shown worst first), with what every
+  downstream agent did and the metric's feedback, are shown as downstream feedback.
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
   round robin). With `cost_matched`, each agent's minibatch is `minibatch` whole runs' worth of its candidates'
@@ -225,14 +226,19 @@ class MASPO(Teleprompter):
 
     # --- proposing ----------------------------------------------------------------------------------------
     def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
-                     negatives: list[tuple[str, dict]], kind: str) -> str:
+                     negatives: list[tuple[str, dict]], kind: str, rng: random.Random) -> str:
         sig = dict(student.named_predictors())[agent].signature
         order = " -> ".join(self.agents)
         lines = [self._job(student, None).split("\n")[0], "",
                  f"The program's agents run in this order: {order}. {step_role('agent', agent, sig)}",
                  "", "Its current instruction:", f'"""{parent}"""', ""]
-        ranked = sorted(zip(examples, base_runs), key=lambda p: p[1].score if p[1].score is not None else 0.5)
-        cases = [(ex, run) for ex, run in ranked if run.score is None or run.score < 1.0][: self.failures_shown]
+        # The cases are drawn anew for each meta-prompt from the minibatch's imperfect runs (as OPRO's exemplars,
+        # and GEPA's reflection minibatches), shown worst first. The worst three, ties in minibatch order, were the
+        # same three every turn: all 9 researcher candidates of a researcher_writer compile were about the first
+        # of them ("the second brewpub", "Newport, Oregon").
+        failing = [(ex, run) for ex, run in zip(examples, base_runs) if run.score is None or run.score < 1.0]
+        drawn = rng.sample(failing, min(self.failures_shown, len(failing)))
+        cases = sorted(drawn, key=lambda p: p[1].score if p[1].score is not None else 0.5)
         if cases:
             lines.append("Cases from the current program (what this agent wrote, what the agents after it did, and "
                          "the outcome):")
@@ -408,7 +414,7 @@ class MASPO(Teleprompter):
             children = []
             for parent in beam:
                 for instruction in self._children(student, agent, parent.instruction, examples, base_runs,
-                                                  negatives, tried):
+                                                  negatives, tried, rng):
                     tried.add(instruction)
                     before = self._meter.calls
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
@@ -509,7 +515,7 @@ class MASPO(Teleprompter):
                 return refused
         return _pooled(top.instruction, [(top, n_first), *parts], top.partners)
 
-    def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried) -> list[str]:
+    def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried, rng) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
@@ -519,7 +525,7 @@ class MASPO(Teleprompter):
         for kind, n in kinds.items():
             if not n:
                 continue
-            meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind)
+            meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind, rng)
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
                                                tips=kind == "rewrite", fields=fields,

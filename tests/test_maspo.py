@@ -497,3 +497,14 @@ def test_with_labels_a_local_win_the_metric_does_not_see_is_not_accepted(example
     good = next(c for s in program.optimizer_report["steps"] if s["agent"] == "searcher" for c in s["candidates"])
     assert good["levels"]["local"] == 1.0 and good["global_delta"] == 0.0 and good["combined"] > 0.5
     assert "GOOD" not in program.searcher.signature.instructions
+
+
+def test_the_cases_shown_to_a_proposer_are_drawn_anew_for_each_proposal():
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(8)]
+    lm = SplitLM([f"Rule {i}." for i in range(40)], {})  # every answer is wrong: 8 failing cases, 3 shown
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=3, branch=2, beam_width=1, minibatch=8, patience=3,
+          failures_shown=3).compile(Toy(), trainset=examples)
+    shown = [re.findall(r"- input: question: (question \d\?)", m) for m in lm.meta_prompts
+             if "agent 'searcher'" in m]
+    assert len(shown) >= 4 and all(len(cases) == 3 for cases in shown)
+    assert len({q for cases in shown for q in cases}) > 3, "the same worst three every time"
