@@ -80,3 +80,19 @@ def test_fresh_queries_counts_follow_ups_that_are_not_the_question_again():
     fresh = dspy.Prediction(queries=["Who directed Alien?", "Ridley Scott birth date"])
     assert fresh_queries(ex, copied) == 0.0 and fresh_queries(ex, fresh) == 1.0
     assert fresh_queries(ex, dspy.Prediction(queries=["Who directed Alien?"])) == 1.0  # one hop: nothing to copy
+
+
+def test_feedback_says_what_the_writer_did_with_the_evidence_in_hand():
+    import dspy
+
+    ex = dspy.Example(question="q", answer="Ridley Scott", gold_ids=["p1", "p2"])
+
+    def said(answer, passages=("Alien was directed by Ridley Scott in 1979.",)):
+        pred = dspy.Prediction(answer=answer, retrieved_ids=["p1", "p2"], passages=list(passages))
+        return answer_f1_feedback(ex, pred).feedback
+
+    assert "the span alone" in said("Alien was directed by Ridley Scott")
+    assert "the whole span" in said("Scott")
+    assert "another fact from them" in said("1979")
+    assert "not written as such in the passages" in said("1979", passages=["Alien premiered in 1979."])
+    assert "name, date, number, or yes/no" not in said("1979")
