@@ -56,6 +56,13 @@ from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
 PROPOSALS = ("add_rule", "rewrite", "mixed")
+ASKS = {  # the meta-prompt's last line, per kind of proposal
+    "add_rule": "Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes the cases "
+                "above and makes the program's final answers better. Do not repeat the instruction. Write only the "
+                "new sentence, in square brackets.",
+    "rewrite": "Write a new instruction for this agent that makes the program's final answers better, fixing the "
+               "cases above. Write only the instruction, in square brackets.",
+}
 JUDGED_ALPHA = 0.1  # label-free final check: the sign test's level (see MASPO._judged_check)
 
 @dataclass
@@ -228,9 +235,8 @@ class MASPO(Teleprompter):
     def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
                      negatives: list[tuple[str, dict]], kind: str, rng: random.Random) -> str:
         sig = dict(student.named_predictors())[agent].signature
-        order = " -> ".join(self.agents)
         lines = [self._job(student, None).split("\n")[0], "",
-                 f"The program's agents run in this order: {order}. {step_role('agent', agent, sig)}",
+                 f"{self._order_line()} {step_role('agent', agent, sig)}",
                  "", "Its current instruction:", f'"""{parent}"""', ""]
         # The cases are drawn anew for each meta-prompt from the minibatch's imperfect runs (as OPRO's exemplars,
         # and GEPA's reflection minibatches), shown worst first. The worst three, ties in minibatch order, were the
@@ -268,14 +274,11 @@ class MASPO(Teleprompter):
                              f"{case['current_output'][:200]})\n  final answer became: {case['final_after'][:150]} "
                              f"(was: {case['final_before'][:150]})")
             lines.append("")
-        if kind == "add_rule":
-            lines.append("Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes "
-                         "the cases above and makes the program's final answers better. Do not repeat the "
-                         "instruction. Write only the new sentence, in square brackets.")
-        else:
-            lines.append("Write a new instruction for this agent that makes the program's final answers better, "
-                         "fixing the cases above. Write only the instruction, in square brackets.")
+        lines.append(ASKS[kind])
         return "\n".join(lines)
+
+    def _order_line(self) -> str:
+        return f"The program's agents run in this order: {' -> '.join(self.agents)}."
 
     def _history_lines(self, agent: str) -> list[str]:
         """The instructions already scored for this agent against its current one, with the change each made to the
@@ -519,16 +522,21 @@ class MASPO(Teleprompter):
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
-        out, fields = [], dict(student.named_predictors())[agent].signature.fields
+        out = []
         program = program_description(student, self.task_description)
-        shown = example_inputs(examples)
+        # Nor may a proposal copy the meta-prompt's own wording: the 1.5B proposer appended "a concrete rule that
+        # fixes the cases above and makes the program's final answers better" to instructions, and wrote "The
+        # program's agents run in this order: ..." into one (researcher_writer, two compiles; each tied or lost).
+        sig = dict(student.named_predictors())[agent].signature
+        shown = [*example_inputs(examples), *ASKS.values(), step_role("agent", agent, sig),
+                 self._order_line()]
         for kind, n in kinds.items():
             if not n:
                 continue
             meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind, rng)
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
-                                               tips=kind == "rewrite", fields=fields,
+                                               tips=kind == "rewrite", fields=sig.fields,
                                                program=program, inputs=shown)
         return out
 

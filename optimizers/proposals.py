@@ -55,7 +55,8 @@ def unusable(instruction: str, fields=None, program: str | None = None, inputs=(
     instruction), or a restatement of the whole `program`'s description, given for a step of a multi-step program
     (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed),
     or one that quotes one of the example `inputs` the proposer was shown (a MASPO writer candidate "Answer the
-    question 'What do Nikos Nikolaidis and Roy Ward Baker have in common?'": -0.15 F1 on its minibatch)."""
+    question 'What do Nikos Nikolaidis and Roy Ward Baker have in common?'": -0.15 F1 on its minibatch), or any
+    other text given among them (MASPO gives its meta-prompt's own wording)."""
     if len(instruction.split()) < 2:
         return True
     if program and near_copy(instruction, program, 0.7):

@@ -508,3 +508,13 @@ def test_the_cases_shown_to_a_proposer_are_drawn_anew_for_each_proposal():
              if "agent 'searcher'" in m]
     assert len(shown) >= 4 and all(len(cases) == 3 for cases in shown)
     assert len({q for cases in shown for q in cases}) > 3, "the same worst three every time"
+
+
+def test_a_proposal_that_copies_the_meta_prompts_own_wording_is_not_scored(examples):
+    echo = "Search well: a concrete rule that fixes the cases above and makes the program's final answers better."
+    lm = ToyLM([echo, "GOOD: name the entity.", "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+                  proposal="add_rule")
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
+    assert searched == [f"{Search.instructions} GOOD: name the entity."]
