@@ -96,3 +96,4 @@ def test_feedback_says_what_the_writer_did_with_the_evidence_in_hand():
     assert "another fact from them" in said("1979")
     assert "not written as such in the passages" in said("1979", passages=["Alien premiered in 1979."])
     assert "name, date, number, or yes/no" not in said("1979")
+    assert "every other word lowers it" in said("Scott")  # what the metric counts, for every writer case
