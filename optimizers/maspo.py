@@ -28,8 +28,8 @@ output alone. The agents are the program's predictors, in the order the program 
   beam.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
-  OPRO); it stops early when a round proposes nothing new. Every LM call counts (task, judge, proposer; cache hits
-  too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged prompts are reused. The
+  OPRO); it stops early when two rounds in a row propose nothing new. Every LM call counts (task, judge,
+  proposer; cache hits too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged prompts are reused. The
   worst-case plan overestimates: identical outputs need no judgment and a re-run from agent i skips the agents
   before it, so a fixed depth spent a quarter of its budget.
 - Final check: with labels, the optimized prompts ship only if they beat the seed on validation; label-free, only
@@ -63,6 +63,7 @@ ASKS = {  # the meta-prompt's last line, per kind of proposal
     "rewrite": "Write a new instruction for this agent that makes the program's final answers better, fixing the "
                "cases above. Write only the instruction, in square brackets.",
 }
+EMPTY_ROUNDS = 2  # with max_calls: the search stops after this many rounds in a row proposed nothing new
 JUDGED_ALPHA = 0.1  # label-free final check: the sign test's level (see MASPO._judged_check)
 
 @dataclass
@@ -355,6 +356,7 @@ class MASPO(Teleprompter):
             self._race_rng = random.Random(f"{self.seed}-race")  # its own stream: proposals do not shift it
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
+            empty = 0  # rounds in a row that proposed nothing new
             for round_ in range(1, self.rounds + 1):
                 tried_before = sum(len(t) for t in self._tried.values())
                 for agent in self.agents:
@@ -364,7 +366,11 @@ class MASPO(Teleprompter):
                 if self.stopped == "budget":
                     break
                 self.rounds_done = round_
-                if self.max_calls is not None and sum(len(t) for t in self._tried.values()) == tried_before:
+                empty = empty + 1 if sum(len(t) for t in self._tried.values()) == tried_before else 0
+                # Proposals are fresh samples each round, so one empty round is a draw, not a stuck proposer: a
+                # researcher_writer compile whose filters dropped every proposal of round 5 stopped at 133 of 600
+                # calls. An empty round costs only the proposer's calls.
+                if self.max_calls is not None and empty >= EMPTY_ROUNDS:
                     self.stopped = "no new proposals"
                     break
             final = dict(self.current)

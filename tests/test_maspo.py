@@ -518,3 +518,13 @@ def test_a_proposal_that_copies_the_meta_prompts_own_wording_is_not_scored(examp
     report = maspo.compile(Toy(), trainset=examples).optimizer_report
     searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
     assert searched == [f"{Search.instructions} GOOD: name the entity."]
+
+
+def test_with_max_calls_one_round_that_proposes_nothing_new_does_not_end_the_search(examples):
+    lm = ToyLM(["GOOD: name the entity.", "Answer plainly.", "GOOD: name the entity.", "Answer plainly.",
+                "Search for the entity named.", "Answer briefly."])  # round 2 repeats round 1
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4, rounds=10,
+                  max_calls=10_000)
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
+    assert "Search for the entity named." in searched and report["stopped"] == "no new proposals"
