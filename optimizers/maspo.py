@@ -29,9 +29,9 @@ output alone. The agents are the program's predictors, in the order the program 
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when two rounds in a row propose nothing new. Every LM call counts (task, judge,
-  proposer; cache hits too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged prompts are reused. The
-  worst-case plan overestimates: identical outputs need no judgment and a re-run from agent i skips the agents
-  before it, so a fixed depth spent a quarter of its budget.
+  proposer; cache hits too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged
+  prompts are reused. The worst-case plan overestimates: identical outputs need no judgment and a re-run from
+  agent i skips the agents before it, so a fixed depth spent a quarter of its budget.
 - Final check: with labels, the optimized prompts ship only if they beat the seed on validation; label-free, only
   if the judge prefers their final answers on the validation inputs by a sign test (`_judged_check`).
 - Credit report: per agent, the accepted prompt changes and how much each moved the global score, and the
