@@ -66,13 +66,18 @@ def _writer_diagnosis(answer: str, expected: str, prediction) -> str:
     and 11f7fd4)."""
     said, gold = normalize_answer(answer), normalize_answer(expected)
     passages = normalize_answer(" ".join(getattr(prediction, "passages", None) or []))
-    if gold and f" {gold} " in f" {said} ":
+    if _within(gold, said):
         return "the answer holds the expected span and more words around it: answer with the span alone."
-    if said and f" {said} " in f" {gold} ":
+    if _within(said, gold):
         return "the answer is only part of the expected span: answer with the whole span."
-    if gold and f" {gold} " in f" {passages} ":
+    if _within(gold, passages):
         return "the passages contain the expected answer, and the writer answered with another fact from them."
     return "the expected answer is not written as such in the passages: it must be worked out from them."
+
+
+def _within(span: str, text: str) -> bool:
+    """A non-empty normalized span occurs in the normalized text as whole words ("scott" in "ridley scott")."""
+    return bool(span) and f" {span} " in f" {text} "
 
 
 PER_EXAMPLE = {"f1": answer_f1, "em": answer_em, "recall": evidence_recall, "fresh_queries": fresh_queries}
