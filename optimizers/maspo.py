@@ -15,7 +15,8 @@ output alone. The agents are the program's predictors, in the order the program 
 - Misalignment: a local win with a lookahead or global loss. Those cases are shown to the agent's proposer as
   hard negatives ("this looked better but hurt the agents after you"); final answers of the current prompts that
   fell short (drawn anew for each proposal from the agent's minibatch, shown worst first), with what every
-  downstream agent did and the metric's feedback, are shown as downstream feedback.
+  downstream agent did and the metric's feedback, are shown as downstream feedback; with `successes_shown`, cases it
+  got right follow them.
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
   round robin). With `cost_matched`, each agent's minibatch is `minibatch` whole runs' worth of its candidates'
@@ -104,7 +105,7 @@ class MASPO(Teleprompter):
                  jobs: int = 1, seed: int = 0, task_description: str | None = None,
                  proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
                  confirm: bool = False, on_decision: Callable[[str], None] | None = None,
-                 cost_matched: bool = False, history_shown: int = 8, race: int = 1):
+                 cost_matched: bool = False, history_shown: int = 8, race: int = 1, successes_shown: int = 0):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -148,6 +149,7 @@ class MASPO(Teleprompter):
         # 0.39 F1. With it, researcher_writer's writer proposer found the "shortest span" rule in its first turn
         # and then paraphrased it (5 of 9 candidates; README, Results).
         self.history_shown = history_shown
+        self.successes_shown = successes_shown  # cases the current prompts got right, shown after the failures
         self._proposer = Proposer(prompt_model)
         self._judge = PairwiseJudge(prompt_model)
 
@@ -250,20 +252,17 @@ class MASPO(Teleprompter):
             lines.append("Cases from the current program (what this agent wrote, what the agents after it did, and "
                          "the outcome):")
             for ex, run in cases:
-                lines.append(f"- input: {fields_text(ex.inputs(), 300)}")
-                mine = run.calls.get(agent, [])
-                received = received_fields(mine[-1][0], ex) if mine else {}
-                if received:
-                    lines.append(f"  this agent received: {fields_text(received, CONTEXT_CHARS)}")
-                lines.append(f"  this agent wrote: {_text(mine)[:300]}")
-                for later in self.agents[self.agents.index(agent) + 1:]:
-                    lines.append(f"  then '{later}' wrote: {_text(run.calls.get(later, []))[:200]}")
-                if not self.label_free:
-                    labels = "; ".join(f"{k}: {v}" for k, v in expected_fields(ex).items())
-                    lines.append(f"  expected: {labels}; score {run.score:.2f}")
-                    if self.feedback_metric is not None and run.prediction is not None:
-                        fb = self.feedback_metric(ex, run.prediction)
-                        lines.append(f"  feedback: {getattr(fb, 'feedback', '')}")
+                lines += self._case_lines(agent, ex, run)
+            lines.append("")
+        # With `successes_shown`, cases the current prompts got right follow the failures, as OPRO's exemplars mix
+        # them. Off by default: on researcher_writer's writer, the 1.5B proposer's instructions were no better with
+        # one shown (bench/proposal_quality.py; README, Results).
+        solved = [(ex, run) for ex, run in zip(examples, base_runs) if run.score is not None and run.score >= 1.0]
+        kept = rng.sample(solved, min(self.successes_shown, len(solved))) if self.successes_shown else []
+        if kept:
+            lines.append("Cases the current program got right (an instruction must keep these right):")
+            for ex, run in kept:
+                lines += self._case_lines(agent, ex, run)
             lines.append("")
         lines += self._history_lines(agent)
         if negatives:
@@ -277,6 +276,25 @@ class MASPO(Teleprompter):
             lines.append("")
         lines.append(ASKS[kind])
         return "\n".join(lines)
+
+    def _case_lines(self, agent: str, ex, run: Run) -> list[str]:
+        """One case for the agent's proposer: the input, what the agent received and wrote, what each agent after it
+        wrote, and with labels the expected output, the score and the metric's feedback."""
+        mine = run.calls.get(agent, [])
+        received = received_fields(mine[-1][0], ex) if mine else {}
+        lines = [f"- input: {fields_text(ex.inputs(), 300)}"]
+        if received:
+            lines.append(f"  this agent received: {fields_text(received, CONTEXT_CHARS)}")
+        lines.append(f"  this agent wrote: {_text(mine)[:300]}")
+        for later in self.agents[self.agents.index(agent) + 1:]:
+            lines.append(f"  then '{later}' wrote: {_text(run.calls.get(later, []))[:200]}")
+        if not self.label_free:
+            labels = "; ".join(f"{k}: {v}" for k, v in expected_fields(ex).items())
+            lines.append(f"  expected: {labels}; score {run.score:.2f}")
+            if self.feedback_metric is not None and run.prediction is not None:
+                fb = self.feedback_metric(ex, run.prediction)
+                lines.append(f"  feedback: {getattr(fb, 'feedback', '')}")
+        return lines
 
     def _order_line(self) -> str:
         return f"The program's agents run in this order: {' -> '.join(self.agents)}."
@@ -306,9 +324,7 @@ class MASPO(Teleprompter):
     def compile(self, student, *, trainset, valset=None, **kwargs):
         rng = random.Random(self.seed)
         lm = self.task_model or dspy.settings.lm
-        self._seed = instructions_of(student)
-        self.current = dict(self._seed)
-        self.partner_version = 0  # bumped whenever any agent's accepted prompt changes
+        self._start(student)
         self.turns: list[dict] = []
         credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0, "refused": []}
                   for n in self._seed}
@@ -317,18 +333,8 @@ class MASPO(Teleprompter):
         # a +0.08 F1 on the minibatch with judged ties moves the combined score by 0.008). Else 0.02.
         self.gate = self.min_gain if self.min_gain is not None else 0.0 if valset and not self.label_free else 0.02
         self.stopped, self.rounds_done = "rounds", 0
-        self._meter = LMMeter()  # this compile's LM calls, for max_calls
-        self._tried: dict[str, set[str]] = {}
-        self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
-        self._base: dict[tuple, Run] = {}
         with dspy.context(lm=lm, callbacks=[*dspy.settings.callbacks, self._meter]):
-            # The agents, in the order the program calls them (from one recorded run).
-            probe = self._run_all(recording(student, self.current), trainset[:1])[0]
-            called = list(probe.calls)
-            self.agents = called + [n for n in self._seed if n not in called]
-            if len(self.agents) < 2:
-                raise ValueError("MASPO optimizes programs with two or more agents (predictors); this one has "
-                                 f"{len(self.agents)}")
+            probe = self._probe(student, trainset[0])
             self._run_calls = max(self._meter.calls, 1)  # LM calls of one whole program run
             # The final check runs validation with the optimized prompts, and with the seed: that pass is the
             # baseline evaluation compile.py has just run, served by the cache, so only the first is reserved (as
@@ -378,6 +384,26 @@ class MASPO(Teleprompter):
         program = with_instructions(student, chosen)
         program.optimizer_report = self.report(credit)
         return program
+
+    def _start(self, student) -> None:
+        """The search's state before any LM call: the seed prompts, and nothing tried or counted yet."""
+        self._seed = instructions_of(student)
+        self.current = dict(self._seed)
+        self.partner_version = 0  # bumped whenever any agent's accepted prompt changes
+        self._meter = LMMeter()  # this compile's LM calls, for max_calls
+        self._tried: dict[str, set[str]] = {}
+        self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
+        self._base: dict[tuple, Run] = {}
+
+    def _probe(self, student, example) -> Run:
+        """One recorded run of the current prompts, which sets the agents: in the order the program calls them."""
+        probe = self._run_all(recording(student, self.current), [example])[0]
+        called = list(probe.calls)
+        self.agents = called + [n for n in self._seed if n not in called]
+        if len(self.agents) < 2:
+            raise ValueError("MASPO optimizes programs with two or more agents (predictors); this one has "
+                             f"{len(self.agents)}")
+        return probe
 
     def _minibatch_size(self, agent: str, probe: Run, pool: int) -> int:
         """`minibatch`, or with `cost_matched` the examples that `minibatch` whole runs buy for a candidate of this

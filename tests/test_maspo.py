@@ -528,3 +528,16 @@ def test_with_max_calls_one_round_that_proposes_nothing_new_does_not_end_the_sea
     report = maspo.compile(Toy(), trainset=examples).optimizer_report
     searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
     assert "Search for the entity named." in searched and report["stopped"] == "no new proposals"
+
+
+@pytest.mark.parametrize("successes", [0, 1])
+def test_a_proposer_can_be_shown_cases_the_current_program_got_right_after_its_failures(successes):
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(8)]
+    lm = SplitLM(["Rule."], {"plain": {"question 1?", "question 5?"}})  # the seed gets two of eight right
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=8, patience=1,
+          failures_shown=3, successes_shown=successes).compile(Toy(), trainset=examples)
+    meta = lm.meta_prompts[0]
+    failing, right = meta.split("Cases the current program got right")[0], meta.partition("got right")[2]
+    assert len(re.findall(r"score 0\.00", failing)) == 3 and "score 1.00" not in failing
+    assert len(re.findall(r"- input: question: question [15]\?", right)) == successes
+    assert ("got right" in meta) == bool(successes)

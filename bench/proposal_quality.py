@@ -1,0 +1,161 @@
+"""Benchmark: how good are the instructions MASPO's proposer writes for one agent, before any search?
+
+    python bench/proposal_quality.py --model local --agent-model writer=local-1.5b --program-option k=2 \
+        --program-option plain=true --prompt-model local-1.5b --agent writer.write \
+        --variant failures --variant successes=1 --proposals 8 --score-size 24 \
+        --edit bench/edits/plain-opro-writer-candidate.json
+
+A compile is one draw of proposals, minibatches and races: whether it ships a change is one noisy bit. This
+isolates the proposer. From the seed prompts, on one minibatch of 8 training questions (what MASPO's first turn
+for the agent shows), each variant of the meta-prompt asks for `--proposals` instructions (half rewrites, half
+added rules, as MASPO's `mixed` proposals); every proposal is then scored on the same `--score-size` other
+training questions, the agents before the target replaying the seed's outputs (MASPO's joint evaluation,
+metric level only: no judge calls). Reported per variant: each proposal's paired change in the metric against
+the seed, their median and mean, and how many are above the seed. `--edit` files score as reference rows
+(OPRO's shipped instruction, say), on the same questions.
+
+Variants: `failures` (MASPO's default meta-prompt), `successes=N` (N cases the seed got right shown after the
+failures), `no-feedback` (the metric's feedback lines left out). The same seed draws the same cases for each.
+Writes bench/results/proposal_quality-<program>-<agent>.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import shlex
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+RESULTS = ROOT / "bench" / "results"
+
+
+def variant_options(name: str) -> dict:
+    """MASPO constructor options for one meta-prompt variant."""
+    kind, _, value = name.partition("=")
+    if kind == "failures":
+        return {}
+    if kind == "successes":
+        return {"successes_shown": int(value or 1)}
+    if kind == "no-feedback":
+        return {"feedback_metric": None}
+    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N or no-feedback")
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--program", default="researcher_writer")
+    p.add_argument("--model", default="local")
+    p.add_argument("--prompt-model", default=None, help="the proposer (default: --model)")
+    p.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL")
+    p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--agent", required=True, help="the predictor whose instruction is proposed, e.g. writer.write")
+    p.add_argument("--variant", action="append", default=[], help="failures | successes=N | no-feedback")
+    p.add_argument("--proposals", type=int, default=8, help="proposals asked for per variant")
+    p.add_argument("--score-size", type=int, default=24, help="training questions each proposal is scored on")
+    p.add_argument("--train-size", type=int, default=100, help="the compile's training split (budget medium: 100)")
+    p.add_argument("--edit", action="append", default=[], help="an instructions JSON scored as a reference row")
+    p.add_argument("--seed", type=int, default=0, help="the data splits' seed (compile.py's --seed)")
+    p.add_argument("--optimizer-seed", type=int, default=0,
+                   help="the draw: which 8 questions the proposer is shown, which it is scored on, which cases")
+    p.add_argument("--out", default=None)
+    args = p.parse_args()
+    variants = args.variant or ["failures"]
+    options = {v: variant_options(v) for v in variants}
+
+    import dspy
+
+    import cli
+    import lm as lms
+    import programs
+    from data.splits import SplitSizes
+    from optimizers.maspo import MASPO
+    from optimizers.replay import recording
+    from programs.agents import bind_agent_models
+
+    spec = programs.resolve(args.program)
+    splits = spec.load_splits(args.seed, SplitSizes(train=args.train_size, dev=0, test=0))
+    pool = list(splits.train)
+    random.Random(args.optimizer_seed).shuffle(pool)
+    minibatch, scoring = pool[:8], pool[8:8 + args.score_size]
+    pair = lms.configure(args.model, args.prompt_model, agent_models=cli.agent_models(args))
+    student = bind_agent_models(spec.make(cli.program_options(args)), pair.agent_lms)
+
+    def optimizer(**extra) -> MASPO:
+        kw = {"feedback_metric": spec.feedback_metric, **extra}
+        m = MASPO(spec.metric, prompt_model=pair.prompt, task_model=pair.task, seed=args.optimizer_seed,
+                  branch=args.proposals, proposal="mixed", **kw)
+        m._start(student)
+        m._probe(student, minibatch[0])
+        if args.agent not in m.agents:
+            raise SystemExit(f"no agent {args.agent!r}: the program's agents are {', '.join(m.agents)}")
+        return m
+
+    started = time.perf_counter()
+    with dspy.context(lm=pair.task):
+        scorer = optimizer()
+        seed_runs = scorer._run_all(recording(student, scorer.current), scoring)
+        replays = [run.before(args.agent) for run in seed_runs]
+        seed_scores = [run.score for run in seed_runs]
+
+        def score(instruction: str) -> dict:
+            runs = scorer._run_all(recording(student, {**scorer.current, args.agent: instruction}), scoring, replays)
+            diffs = [c.score - b for c, b in zip(runs, seed_scores)]
+            return {"instruction": instruction, "delta": sum(diffs) / len(diffs),
+                    "better": sum(d > 1e-9 for d in diffs), "worse": sum(d < -1e-9 for d in diffs)}
+
+        rows: dict[str, list[dict]] = {}
+        meta: dict[str, str] = {}
+        for name in variants:
+            m = optimizer(**options[name])
+            base = m._base_runs(student, minibatch)
+            meta[name] = m._meta_prompt(student, args.agent, m.current[args.agent], minibatch, base, [], "rewrite",
+                                        random.Random(args.optimizer_seed))  # what the first proposal was shown
+            proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [], set(),
+                                    random.Random(args.optimizer_seed))
+            print(f"{name}: {len(proposals)} proposals", file=sys.stderr, flush=True)
+            rows[name] = []
+            for k, instruction in enumerate(proposals, 1):
+                rows[name].append(score(instruction))
+                print(f"  {name} {k}/{len(proposals)}: {rows[name][-1]['delta']:+.3f}  {instruction[:110]}",
+                      file=sys.stderr, flush=True)
+        references = []
+        for path in args.edit:
+            edit = json.loads(Path(path).read_text())
+            references.append({"edit": path, **score(edit[args.agent])})
+
+    def summary(scored: list[dict]) -> dict:
+        deltas = [r["delta"] for r in scored]
+        return {"proposals": len(deltas), "median_delta": statistics.median(deltas) if deltas else None,
+                "mean_delta": statistics.fmean(deltas) if deltas else None,
+                "above_seed": sum(d > 1e-9 for d in deltas), "best_delta": max(deltas, default=None)}
+
+    out = {"command": shlex.join(["python", "bench/proposal_quality.py", *sys.argv[1:]]), "agent": args.agent,
+           "seed": args.seed, "optimizer_seed": args.optimizer_seed, "score_size": len(scoring),
+           "seed_score": sum(seed_scores) / len(seed_scores),
+           "wall_s": round(time.perf_counter() - started, 1),
+           "variants": {name: {"summary": summary(scored), "proposals": scored, "meta_prompt": meta[name]}
+                        for name, scored in rows.items()},
+           "references": references}
+    print(f"\nseed {out['seed_score']:.3f} on {len(scoring)} training questions; per proposal, Δ vs the seed:")
+    print(f"{'variant':<16} {'n':>3} {'median':>8} {'mean':>8} {'> seed':>7} {'best':>8}")
+    for name, v in out["variants"].items():
+        s = v["summary"]
+        if s["proposals"]:
+            print(f"{name:<16} {s['proposals']:>3} {s['median_delta']:>+8.3f} {s['mean_delta']:>+8.3f} "
+                  f"{s['above_seed']:>7} {s['best_delta']:>+8.3f}")
+    for r in references:
+        print(f"{Path(r['edit']).stem:<16} {'':>3} {r['delta']:>+8.3f}  ({r['better']} better, {r['worse']} worse)")
+    path = RESULTS / (args.out or f"proposal_quality-{args.program}-{args.agent}.json")
+    path.write_text(json.dumps(out, indent=1))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
