@@ -15,7 +15,9 @@ the seed, their median and mean, and how many are above the seed. `--edit` files
 (OPRO's shipped instruction, say), on the same questions.
 
 Variants: `failures` (MASPO's default meta-prompt), `successes=N` (N cases the seed got right shown after the
-failures), `no-feedback` (the metric's feedback lines left out). The same seed draws the same cases for each.
+failures), `no-feedback` (the metric's feedback lines left out), `opro` (OPRO's first step for the agent on the same
+minibatch: the seed's score, 3 exemplars with their expected outputs, 8 tip-led rewrites). The same seed draws the
+same cases for each.
 Writes bench/results/proposal_quality-<program>-<agent>.json (or --out).
 """
 
@@ -37,15 +39,15 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def variant_options(name: str) -> dict:
-    """MASPO constructor options for one meta-prompt variant."""
+    """MASPO constructor options for one meta-prompt variant (`opro` is OPRO's own proposer, no options)."""
     kind, _, value = name.partition("=")
-    if kind == "failures":
+    if kind in ("failures", "opro"):
         return {}
     if kind == "successes":
         return {"successes_shown": int(value or 1)}
     if kind == "no-feedback":
         return {"feedback_metric": None}
-    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N or no-feedback")
+    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N, no-feedback or opro")
 
 
 def main():
@@ -56,7 +58,7 @@ def main():
     p.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL")
     p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--agent", required=True, help="the predictor whose instruction is proposed, e.g. writer.write")
-    p.add_argument("--variant", action="append", default=[], help="failures | successes=N | no-feedback")
+    p.add_argument("--variant", action="append", default=[], help="failures | successes=N | no-feedback | opro")
     p.add_argument("--proposals", type=int, default=8, help="proposals asked for per variant")
     p.add_argument("--score-size", type=int, default=24, help="training questions each proposal is scored on")
     p.add_argument("--train-size", type=int, default=100, help="the compile's training split (budget medium: 100)")
@@ -76,6 +78,9 @@ def main():
     import programs
     from data.splits import SplitSizes
     from optimizers.maspo import MASPO
+    from optimizers.opro import OPRO, Candidate
+    from optimizers.proposals import example_inputs
+    from programs.instructions import instructions_of
     from optimizers.replay import recording
     from programs.agents import bind_agent_models
 
@@ -97,6 +102,18 @@ def main():
             raise SystemExit(f"no agent {args.agent!r}: the program's agents are {', '.join(m.agents)}")
         return m
 
+    def opro_proposals(student, agent: str, examples: list) -> tuple[str, list[str]]:
+        """OPRO's first step for the agent, shown the same minibatch: the seed's score, 3 exemplars, 8 samples."""
+        o = OPRO(spec.metric, prompt_model=pair.prompt, task_model=pair.task, seed=args.optimizer_seed,
+                 candidates_per_step=args.proposals, exemplars=3, summary_evaluators=spec.summary_evaluators,
+                 compute_score=spec.compute_score)
+        seed_prompts = instructions_of(student)
+        score, summary, rows = o._score(student, seed_prompts, examples)
+        seed = Candidate(seed_prompts, score, 0, "", summary, examples=len(examples))
+        text = o._meta_prompt(student, agent, [seed], seed, rows, random.Random(args.optimizer_seed))
+        found = o._propose(text, student, agent, seed_prompts, [seed], example_inputs(examples))
+        return text, [c[agent] for c in found]
+
     started = time.perf_counter()
     with dspy.context(lm=pair.task):
         scorer = optimizer()
@@ -113,12 +130,15 @@ def main():
         rows: dict[str, list[dict]] = {}
         meta: dict[str, str] = {}
         for name in variants:
-            m = optimizer(**options[name])
-            base = m._base_runs(student, minibatch)
-            meta[name] = m._meta_prompt(student, args.agent, m.current[args.agent], minibatch, base, [], "rewrite",
-                                        random.Random(args.optimizer_seed))  # what the first proposal was shown
-            proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [], set(),
-                                    random.Random(args.optimizer_seed))
+            if name == "opro":
+                meta[name], proposals = opro_proposals(student, args.agent, minibatch)
+            else:
+                m = optimizer(**options[name])
+                base = m._base_runs(student, minibatch)
+                meta[name] = m._meta_prompt(student, args.agent, m.current[args.agent], minibatch, base, [],
+                                            "rewrite", random.Random(args.optimizer_seed))  # the first one's
+                proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [], set(),
+                                        random.Random(args.optimizer_seed))
             print(f"{name}: {len(proposals)} proposals", file=sys.stderr, flush=True)
             rows[name] = []
             for k, instruction in enumerate(proposals, 1):
