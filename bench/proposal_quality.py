@@ -102,7 +102,7 @@ def main():
             raise SystemExit(f"no agent {args.agent!r}: the program's agents are {', '.join(m.agents)}")
         return m
 
-    def opro_proposals(student, agent: str, examples: list) -> tuple[str, list[str]]:
+    def opro_proposals(student, agent: str, examples: list) -> tuple[str, list[str], dict]:
         """OPRO's first step for the agent, shown the same minibatch: the seed's score, 3 exemplars, 8 samples."""
         o = OPRO(spec.metric, prompt_model=pair.prompt, task_model=pair.task, seed=args.optimizer_seed,
                  candidates_per_step=args.proposals, exemplars=3, summary_evaluators=spec.summary_evaluators,
@@ -112,7 +112,7 @@ def main():
         seed = Candidate(seed_prompts, score, 0, "", summary, examples=len(examples))
         text = o._meta_prompt(student, agent, [seed], seed, rows, random.Random(args.optimizer_seed))
         found = o._propose(text, student, agent, seed_prompts, [seed], example_inputs(examples))
-        return text, [c[agent] for c in found]
+        return text, [c[agent] for c in found], dict(o._proposer.dropped)
 
     started = time.perf_counter()
     with dspy.context(lm=pair.task):
@@ -129,9 +129,10 @@ def main():
 
         rows: dict[str, list[dict]] = {}
         meta: dict[str, str] = {}
+        dropped: dict[str, dict] = {}  # per variant, the samples the proposal filters dropped, by reason
         for name in variants:
             if name == "opro":
-                meta[name], proposals = opro_proposals(student, args.agent, minibatch)
+                meta[name], proposals, dropped[name] = opro_proposals(student, args.agent, minibatch)
             else:
                 m = optimizer(**options[name])
                 base = m._base_runs(student, minibatch)
@@ -139,7 +140,9 @@ def main():
                                             "rewrite", random.Random(args.optimizer_seed))  # the first one's
                 proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [], set(),
                                         random.Random(args.optimizer_seed))
-            print(f"{name}: {len(proposals)} proposals", file=sys.stderr, flush=True)
+                dropped[name] = dict(m._proposer.dropped)
+            print(f"{name}: {len(proposals)} proposals; dropped: {dropped[name] or 'none'}", file=sys.stderr,
+                  flush=True)
             rows[name] = []
             for k, instruction in enumerate(proposals, 1):
                 rows[name].append(score(instruction))
@@ -160,7 +163,8 @@ def main():
            "seed": args.seed, "optimizer_seed": args.optimizer_seed, "score_size": len(scoring),
            "seed_score": sum(seed_scores) / len(seed_scores),
            "wall_s": round(time.perf_counter() - started, 1),
-           "variants": {name: {"summary": summary(scored), "proposals": scored, "meta_prompt": meta[name]}
+           "variants": {name: {"summary": summary(scored), "proposals": scored, "meta_prompt": meta[name],
+                               "dropped": dropped[name]}
                         for name, scored in rows.items()},
            "references": references}
     print(f"\nseed {out['seed_score']:.3f} on {len(scoring)} training questions; per proposal, Δ vs the seed:")

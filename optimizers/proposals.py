@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter
 
 import dspy
 
@@ -46,7 +47,7 @@ def program_description(student, given: str | None = None) -> str:
     return given or (type(student).__doc__ or type(student).__name__).strip()
 
 
-def unusable(instruction: str, fields=None, program: str | None = None, inputs=()) -> bool:
+def why_unusable(instruction: str, fields=None, program: str | None = None, inputs=()) -> str | None:
     """Not an instruction for this step: one word (a 1.5B proposer answered with the step's name,
     `[writer.write]`), a field named in backticks that the step does not have (DSPy's default instructions name
     fields so, and given one, a 1.5B proposer extended it with `confidence` and `feedback` fields the step cannot
@@ -56,18 +57,26 @@ def unusable(instruction: str, fields=None, program: str | None = None, inputs=(
     (2 of 6 researcher_writer researcher candidates, even with `step_role`; each measured at or below the seed),
     or one that quotes one of the example `inputs` the proposer was shown (a MASPO writer candidate "Answer the
     question 'What do Nikos Nikolaidis and Roy Ward Baker have in common?'": -0.15 F1 on its minibatch), or any
-    other text given among them (MASPO gives its meta-prompt's own wording)."""
+    other text given among them (MASPO gives its meta-prompt's own wording). Returns why, or None if usable."""
     if len(instruction.split()) < 2:
-        return True
+        return "one word"
     if program and near_copy(instruction, program, 0.7):
-        return True
+        return "restates the program"
     if any(quotes(instruction, text) for text in inputs):
-        return True
+        return "quotes what it was shown"
     if fields is None:
-        return False
+        return None
     label = re.match(r"\s*(\w+)\s*:", instruction)
-    return (label is not None and label.group(1) in fields) or any(
-        name not in fields for name in re.findall(r"`(\w+)`", instruction))
+    if label is not None and label.group(1) in fields:
+        return "written in the step's format"
+    if any(name not in fields for name in re.findall(r"`(\w+)`", instruction)):
+        return "names a field the step lacks"
+    return None
+
+
+def unusable(instruction: str, fields=None, program: str | None = None, inputs=()) -> bool:
+    """Not an instruction for this step (`why_unusable` says why)."""
+    return why_unusable(instruction, fields, program, inputs) is not None
 
 
 def _words(text: str) -> list[str]:
@@ -136,6 +145,7 @@ class Proposer:
     def __init__(self, lm=None, temperature: float = 1.0, max_tokens: int = 400):
         self.lm, self.temperature, self.max_tokens = lm, temperature, max_tokens
         self.samples = 0  # the rollout counter: distinct samples, reproducible across a resume
+        self.dropped: Counter[str] = Counter()  # samples not returned, by reason
 
     def sample(self, prompt: str, n: int, tips: bool = False) -> list[str]:
         lm = self.lm or dspy.settings.lm
@@ -159,10 +169,13 @@ class Proposer:
         out = []
         for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
-            if (not proposal or (extend is not None and near_copy(proposal, extend, 0.6))
-                    or unusable(proposal, fields, program, inputs)):
-                continue  # nothing usable, or the instruction itself given back instead of a sentence to add
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
-            if not any(near_copy(instruction, other) for other in [*exclude, *out]):
+            why = ("nothing in brackets" if not proposal else
+                   "the instruction given back" if extend is not None and near_copy(proposal, extend, 0.6) else
+                   why_unusable(proposal, fields, program, inputs) or
+                   ("a near copy" if any(near_copy(instruction, other) for other in [*exclude, *out]) else None))
+            if why:
+                self.dropped[why] += 1
+            else:
                 out.append(instruction)
         return out

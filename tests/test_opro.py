@@ -540,3 +540,17 @@ def test_a_later_step_replays_the_new_best_in_every_rollout_and_thread():
     # ...and step a ran only for the seed and its own candidate: 4 examples x 2 rollouts each.
     assert sum(step == "a" for step, _ in calls) == 2 * 4 * 2
     assert {rollout for step, rollout in calls} == {None, 1}
+
+
+def test_the_proposer_counts_the_samples_it_drops_by_reason():
+    from optimizers.proposals import Proposer
+
+    lm = ListProposer(["Name the city.", "self.predict", "name  the city.",
+                       "Answer the `question` with a `confidence`.",
+                       "Answer the question 'what is the capital of Peru' with the city."])
+    proposer = Proposer(lm)
+    got = proposer.instructions("Write an instruction.", 5, exclude=["Answer."], fields={"question": 0, "answer": 0},
+                                inputs=["what is the capital of Peru"])
+    assert len(got) == 1 and got[0].lower().startswith("name")  # the other is its near copy
+    assert proposer.dropped == {"one word": 1, "a near copy": 1, "names a field the step lacks": 1,
+                                "quotes what it was shown": 1}
