@@ -245,25 +245,20 @@ class MASPO(Teleprompter):
         # and GEPA's reflection minibatches), shown worst first. The worst three, ties in minibatch order, were the
         # same three every turn: all 9 researcher candidates of a researcher_writer compile were about the first
         # of them ("the second brewpub", "Newport, Oregon").
-        failing = [(ex, run) for ex, run in zip(examples, base_runs) if run.score is None or run.score < 1.0]
+        failing, solved = [], []
+        for ex, run in zip(examples, base_runs):
+            (solved if run.score is not None and run.score >= 1.0 else failing).append((ex, run))
         drawn = rng.sample(failing, min(self.failures_shown, len(failing)))
         cases = sorted(drawn, key=lambda p: p[1].score if p[1].score is not None else 0.5)
-        if cases:
-            lines.append("Cases from the current program (what this agent wrote, what the agents after it did, and "
-                         "the outcome):")
-            for ex, run in cases:
-                lines += self._case_lines(agent, ex, run)
-            lines.append("")
         # With `successes_shown`, cases the current prompts got right follow the failures, as OPRO's exemplars mix
         # them. Off by default: on researcher_writer's writer, the 1.5B proposer's instructions were no better with
         # one shown (bench/proposal_quality.py; README, Results).
-        solved = [(ex, run) for ex, run in zip(examples, base_runs) if run.score is not None and run.score >= 1.0]
         kept = rng.sample(solved, min(self.successes_shown, len(solved))) if self.successes_shown else []
-        if kept:
-            lines.append("Cases the current program got right (an instruction must keep these right):")
-            for ex, run in kept:
-                lines += self._case_lines(agent, ex, run)
-            lines.append("")
+        for header, shown in (("Cases from the current program (what this agent wrote, what the agents after it "
+                               "did, and the outcome):", cases),
+                              ("Cases the current program got right (an instruction must keep these right):", kept)):
+            if shown:
+                lines += [header, *(line for ex, run in shown for line in self._case_lines(agent, ex, run)), ""]
         lines += self._history_lines(agent)
         if negatives:
             lines.append("Instructions tried before whose output looked better than the current one's but made the "

@@ -170,12 +170,22 @@ class Proposer:
         for text in self.sample(prompt, n, tips=tips):
             proposal = bracketed(text)
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
-            why = ("nothing in brackets" if not proposal else
-                   "the instruction given back" if extend is not None and near_copy(proposal, extend, 0.6) else
-                   why_unusable(proposal, fields, program, inputs) or
-                   ("a near copy" if any(near_copy(instruction, other) for other in [*exclude, *out]) else None))
+            why = self._why_dropped(proposal, instruction, extend, fields, program, inputs, [*exclude, *out])
             if why:
                 self.dropped[why] += 1
             else:
                 out.append(instruction)
         return out
+
+    @staticmethod
+    def _why_dropped(proposal: str, instruction: str, extend, fields, program, inputs, taken) -> str | None:
+        """Why a sample's proposal is not returned (None: it is), in the order the filters apply."""
+        if not proposal:
+            return "nothing in brackets"
+        if extend is not None and near_copy(proposal, extend, 0.6):
+            return "the instruction given back"  # instead of a sentence to add
+        if why := why_unusable(proposal, fields, program, inputs):
+            return why
+        if any(near_copy(instruction, other) for other in taken):
+            return "a near copy"
+        return None
