@@ -60,7 +60,8 @@ def main():
     p.add_argument("--agent", required=True, help="the predictor whose instruction is proposed, e.g. writer.write")
     p.add_argument("--variant", action="append", default=[], help="failures | successes=N | no-feedback | opro")
     p.add_argument("--proposals", type=int, default=8, help="proposals asked for per variant")
-    p.add_argument("--score-size", type=int, default=24, help="training questions each proposal is scored on")
+    p.add_argument("--score-size", type=int, default=24,
+                   help="training questions each proposal is scored on (0: count what the filters keep, no scoring)")
     p.add_argument("--train-size", type=int, default=100, help="the compile's training split (budget medium: 100)")
     p.add_argument("--edit", action="append", default=[], help="an instructions JSON scored as a reference row")
     p.add_argument("--seed", type=int, default=0, help="the data splits' seed (compile.py's --seed)")
@@ -122,6 +123,8 @@ def main():
         seed_scores = [run.score for run in seed_runs]
 
         def score(instruction: str) -> dict:
+            if not scoring:
+                return {"instruction": instruction}
             runs = scorer._run_all(recording(student, {**scorer.current, args.agent: instruction}), scoring, replays)
             diffs = [c.score - b for c, b in zip(runs, seed_scores)]
             return {"instruction": instruction, "delta": sum(diffs) / len(diffs),
@@ -146,32 +149,37 @@ def main():
             rows[name] = []
             for k, instruction in enumerate(proposals, 1):
                 rows[name].append(score(instruction))
-                print(f"  {name} {k}/{len(proposals)}: {rows[name][-1]['delta']:+.3f}  {instruction[:110]}",
+                delta = rows[name][-1].get("delta")
+                print(f"  {name} {k}/{len(proposals)}: {'' if delta is None else f'{delta:+.3f}'}  {instruction[:110]}",
                       file=sys.stderr, flush=True)
         references = []
-        for path in args.edit:
+        for path in args.edit if scoring else ():
             edit = json.loads(Path(path).read_text())
             references.append({"edit": path, **score(edit[args.agent])})
 
     def summary(scored: list[dict]) -> dict:
-        deltas = [r["delta"] for r in scored]
-        return {"proposals": len(deltas), "median_delta": statistics.median(deltas) if deltas else None,
+        deltas = [r["delta"] for r in scored if "delta" in r]
+        return {"proposals": len(scored), "median_delta": statistics.median(deltas) if deltas else None,
                 "mean_delta": statistics.fmean(deltas) if deltas else None,
                 "above_seed": sum(d > 1e-9 for d in deltas), "best_delta": max(deltas, default=None)}
 
     out = {"command": shlex.join(["python", "bench/proposal_quality.py", *sys.argv[1:]]), "agent": args.agent,
            "seed": args.seed, "optimizer_seed": args.optimizer_seed, "score_size": len(scoring),
-           "seed_score": sum(seed_scores) / len(seed_scores),
+           "seed_score": sum(seed_scores) / len(seed_scores) if scoring else None,
            "wall_s": round(time.perf_counter() - started, 1),
            "variants": {name: {"summary": summary(scored), "proposals": scored, "meta_prompt": meta[name],
                                "dropped": dropped[name]}
                         for name, scored in rows.items()},
            "references": references}
-    print(f"\nseed {out['seed_score']:.3f} on {len(scoring)} training questions; per proposal, Δ vs the seed:")
-    print(f"{'variant':<16} {'n':>3} {'median':>8} {'mean':>8} {'> seed':>7} {'best':>8}")
+    if not scoring:
+        for name, v in out["variants"].items():
+            print(f"{name:<16} {v['summary']['proposals']:>3} proposals; dropped: {v['dropped'] or 'none'}")
+    else:
+        print(f"\nseed {out['seed_score']:.3f} on {len(scoring)} training questions; per proposal, Δ vs the seed:")
+        print(f"{'variant':<16} {'n':>3} {'median':>8} {'mean':>8} {'> seed':>7} {'best':>8}")
     for name, v in out["variants"].items():
         s = v["summary"]
-        if s["proposals"]:
+        if scoring and s["proposals"]:
             print(f"{name:<16} {s['proposals']:>3} {s['median_delta']:>+8.3f} {s['mean_delta']:>+8.3f} "
                   f"{s['above_seed']:>7} {s['best_delta']:>+8.3f}")
     for r in references:

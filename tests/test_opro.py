@@ -325,6 +325,13 @@ class ListProposer(ProposerLM):
         return [f"[{self.texts[kwargs['rollout_id'] % len(self.texts)]}]"]
 
 
+class RawProposer(ListProposer):
+    """Its texts as they are, without the brackets asked for."""
+
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        return [self.texts[kwargs["rollout_id"] % len(self.texts)]]
+
+
 def test_a_proposal_naming_a_field_the_step_lacks_or_only_a_step_name_is_not_scored():
     # What a 1.5B proposer wrote for researcher_writer's plain program (DSPy's default "Given the fields ..."
     # instructions): new output fields the step cannot produce, and the step's own name as the instruction.
@@ -554,3 +561,25 @@ def test_the_proposer_counts_the_samples_it_drops_by_reason():
     assert len(got) == 1 and got[0].lower().startswith("name")  # the other is its near copy
     assert proposer.dropped == {"one word": 1, "a near copy": 1, "names a field the step lacks": 1,
                                 "quotes what it was shown": 1}
+
+
+def test_a_reply_without_brackets_is_read_where_it_gives_the_instruction_plainly():
+    from optimizers.proposals import PLAIN_WORDS, Proposer, proposed
+
+    # Replies a 1.5B proposer wrote for researcher_writer's writer (bench/proposal_quality.py), none in brackets.
+    assert proposed("Note: [Answer with the shortest span.] and more") == "Answer with the shortest span."
+    assert proposed('The new sentence is: "Use the passage that names both entities."') == \
+        "Use the passage that names both entities."
+    assert proposed("New instruction: Answer with the shortest span\nfrom the given passages.") == \
+        "Answer with the shortest span from the given passages."
+    assert proposed("[Answer with a name, a date or yes/no,\nnothing else.") == \
+        "Answer with a name, a date or yes/no, nothing else."  # a bracket never closed
+    assert proposed('"""Only the answer is returned."""') == "Only the answer is returned."
+    assert proposed(" ".join(["Only the answer is returned."] * (PLAIN_WORDS // 4))) == ""  # a ramble
+    assert proposed("") == ""
+    # What is read still passes the filters: a plain reply quoting a question shown is dropped for that.
+    proposer = Proposer(RawProposer(["Name the city.", "Answer the question 'what is the capital of Peru' with the "
+                                     "city.", " ".join(["Name it."] * PLAIN_WORDS)]))
+    got = proposer.instructions("Write an instruction.", 3, inputs=["what is the capital of Peru"])
+    assert got == ["Name the city."]
+    assert proposer.dropped == {"quotes what it was shown": 1, "no instruction found": 1}
