@@ -238,7 +238,7 @@ class MASPO(Teleprompter):
     def _meta_prompt(self, student, agent: str, parent: str, examples: list, base_runs: list[Run],
                      negatives: list[tuple[str, dict]], kind: str, rng: random.Random) -> str:
         sig = dict(student.named_predictors())[agent].signature
-        lines = [self._job(student, None).split("\n")[0], "",
+        lines = [program_description(student, self.task_description), "",
                  f"{self._order_line()} {step_role('agent', agent, sig)}",
                  "", "Its current instruction:", f'"""{parent}"""', ""]
         # The cases are drawn anew for each meta-prompt from the minibatch's imperfect runs (as OPRO's exemplars,

@@ -68,8 +68,11 @@ def near_copy(a: str, b: str, threshold: float = 0.95) -> bool:
 
 def program_description(student, given: str | None = None) -> str:
     """What the program does, as prompt models are told: the task description given, else the program's docstring
-    (or its class name)."""
-    return given or (type(student).__doc__ or type(student).__name__).strip()
+    (or its class name), each paragraph on one line: a docstring's line breaks are its source's wrapping, and a
+    prompt cut at its first line break ended MASPO's goal at "… then the Writer", before "answers with the
+    shortest span from them"."""
+    text = given or type(student).__doc__ or type(student).__name__
+    return "\n\n".join(" ".join(par.split()) for par in re.split(r"\n\s*\n", text.strip()))
 
 
 def why_unusable(instruction: str, fields=None, program: str | None = None, inputs=()) -> str | None:

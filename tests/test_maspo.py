@@ -541,3 +541,18 @@ def test_a_proposer_can_be_shown_cases_the_current_program_got_right_after_its_f
     assert len(re.findall(r"score 0\.00", failing)) == 3 and "score 1.00" not in failing
     assert len(re.findall(r"- input: question: question [15]\?", right)) == successes
     assert ("got right" in meta) == bool(successes)
+
+
+def test_the_proposer_is_told_the_programs_whole_docstring_on_one_line(examples):
+    class Wrapped(Toy):
+        """A searcher writes a query, then the answerer
+        answers with the shortest span.
+
+        A second paragraph."""
+
+    lm = ToyLM(["GOOD: name the entity."])
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+          patience=1).compile(Wrapped(), trainset=examples)
+    # It was cut at the docstring's first line break ("… then the answerer").
+    assert lm.meta_prompts[0].startswith("A searcher writes a query, then the answerer answers with the shortest "
+                                         "span.\n\nA second paragraph.\n\n")
