@@ -57,6 +57,8 @@ def proposed(text: str) -> str:
     elif labelled := re.fullmatch(r"[^\"“]{0,120}?:\s*[\"“]([^\"“”]{8,})[\"”]\.?", plain):
         return labelled.group(1).strip()
     plain = _LABEL.sub("", plain).strip(_QUOTES + " ")
+    if plain.endswith(":"):  # "Here is the new instruction:" and nothing after it
+        return ""
     return plain if len(plain.split()) <= PLAIN_WORDS else ""
 
 

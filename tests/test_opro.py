@@ -576,7 +576,7 @@ def test_a_reply_without_brackets_is_read_where_it_gives_the_instruction_plainly
         "Answer with a name, a date or yes/no, nothing else."  # a bracket never closed
     assert proposed('"""Only the answer is returned."""') == "Only the answer is returned."
     assert proposed(" ".join(["Only the answer is returned."] * (PLAIN_WORDS // 4))) == ""  # a ramble
-    assert proposed("") == ""
+    assert proposed("Sure! Here is the new instruction:") == "" and proposed("") == ""
     # What is read still passes the filters: a plain reply quoting a question shown is dropped for that.
     proposer = Proposer(RawProposer(["Name the city.", "Answer the question 'what is the capital of Peru' with the "
                                      "city.", " ".join(["Name it."] * PLAIN_WORDS)]))
