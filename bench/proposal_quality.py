@@ -171,15 +171,14 @@ def main():
                                "dropped": dropped[name]}
                         for name, scored in rows.items()},
            "references": references}
-    if not scoring:
-        for name, v in out["variants"].items():
-            print(f"{name:<16} {v['summary']['proposals']:>3} proposals; dropped: {v['dropped'] or 'none'}")
-    else:
+    if scoring:
         print(f"\nseed {out['seed_score']:.3f} on {len(scoring)} training questions; per proposal, Δ vs the seed:")
         print(f"{'variant':<16} {'n':>3} {'median':>8} {'mean':>8} {'> seed':>7} {'best':>8}")
     for name, v in out["variants"].items():
         s = v["summary"]
-        if scoring and s["proposals"]:
+        if not scoring:
+            print(f"{name:<16} {s['proposals']:>3} proposals; dropped: {v['dropped'] or 'none'}")
+        elif s["proposals"]:
             print(f"{name:<16} {s['proposals']:>3} {s['median_delta']:>+8.3f} {s['mean_delta']:>+8.3f} "
                   f"{s['above_seed']:>7} {s['best_delta']:>+8.3f}")
     for r in references:

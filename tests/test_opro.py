@@ -566,7 +566,8 @@ def test_the_proposer_counts_the_samples_it_drops_by_reason():
 def test_a_reply_without_brackets_is_read_where_it_gives_the_instruction_plainly():
     from optimizers.proposals import PLAIN_WORDS, Proposer, proposed
 
-    # Replies a 1.5B proposer wrote for researcher_writer's writer (bench/proposal_quality.py), none in brackets.
+    # A bracketed span as asked, then replies as a 1.5B proposer wrote them for researcher_writer's writer
+    # (bench/proposal_quality.py), without the brackets.
     assert proposed("Note: [Answer with the shortest span.] and more") == "Answer with the shortest span."
     assert proposed('The new sentence is: "Use the passage that names both entities."') == \
         "Use the passage that names both entities."
