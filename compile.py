@@ -233,7 +233,7 @@ def run(args) -> dict:
     header = {"program": spec.name, "model": pair.task_spec.spec, "split": "dev",
               "fingerprint": splits.fingerprints["dev"]}
     with tracking.run(f"compile-{recipe.name}-{pair.label}", tags={"kind": "compile"},
-                      run_id=state.get("mlflow_run_id")) as parent:
+                      run_id=state.get("mlflow_run_id"), description=spec.description) as parent:
         run_id = parent.info.run_id
         state["mlflow_run_id"] = run_id
         inflight.save(model_dir, state)
@@ -335,7 +335,8 @@ def run(args) -> dict:
             mlflow.log_figure(figure, name)
             plt.close(figure)  # pyplot keeps every figure open: one per compile in a long-lived process
         mlflow.log_artifacts(str(folder), artifact_path="artifact")
-        version = tracking.register_program(program, spec.name, run_id, manifest, alias=args.alias)
+        version = tracking.register_program(program, spec.name, run_id, manifest, alias=args.alias,
+                                           description=spec.description)
     tracking.flush_traces()
     inflight.clear(model_dir, compile_id)
 

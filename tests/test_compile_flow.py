@@ -77,6 +77,12 @@ def test_compile_writes_a_verified_artifact_and_registers_it(scripted, capsys):
     files = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id)}
     assert {"score_history.png", "artifact", "estimate.json"} <= files
     assert result["registered_model"] == "researcher_writer/1"
+    # The program's one-line description is the run's note and the registered model's description in the UI.
+    from programs.researcher_writer import SPEC
+
+    assert SPEC.description.startswith("Two-agent multi-hop QA")
+    assert run.data.tags["mlflow.note.content"] == SPEC.description
+    assert mlflow.MlflowClient().get_registered_model("researcher_writer").description == SPEC.description
 
     for source in (result["artifact"], str(model_dir / LATEST), "models:/researcher_writer@production"):
         program = load_compiled(source, tracking_uri=uri)

@@ -41,15 +41,16 @@ def setup(experiment: str, tracking_uri: str | None = None, traces: bool = True)
 
 
 @contextmanager
-def run(name: str, *, tags: dict | None = None, nested: bool = False, run_id: str | None = None):
+def run(name: str, *, tags: dict | None = None, nested: bool = False, run_id: str | None = None,
+        description: str | None = None):
     """An MLflow run that always ends: FINISHED on success, KILLED on Ctrl-C, FAILED on any other error.
-    With `run_id`, an earlier (interrupted) run is reopened and continued."""
+    With `run_id`, an earlier (interrupted) run is reopened and continued. `description` is the run's note in the UI."""
     import mlflow
 
     if run_id:
         active = mlflow.start_run(run_id=run_id)
     else:
-        active = mlflow.start_run(run_name=name, tags=tags, nested=nested)
+        active = mlflow.start_run(run_name=name, tags=tags, nested=nested, description=description or None)
     try:
         yield active
     except KeyboardInterrupt:
@@ -96,8 +97,10 @@ def package_versions() -> dict:
     return out
 
 
-def register_program(program, name: str, run_id: str, manifest: dict, alias: str | None = None) -> str:
-    """Log the program with MLflow's DSPy flavor and register it as a new version of the model `name`.
+def register_program(program, name: str, run_id: str, manifest: dict, alias: str | None = None,
+                     description: str = "") -> str:
+    """Log the program with MLflow's DSPy flavor and register it as a new version of the model `name`, whose
+    description (shown on the registered model's page) is the program's.
 
     MLflow's DSPy flavor stores a cloudpickle (MLflow itself refuses to load it unless
     MLFLOW_ALLOW_PICKLE_DESERIALIZATION is set). This project's loader never reads it: `load_compiled` fetches the
@@ -113,6 +116,8 @@ def register_program(program, name: str, run_id: str, manifest: dict, alias: str
                                      pip_requirements=requirements)
     client = MlflowClient()
     version = str(info.registered_model_version)
+    if description:
+        client.update_registered_model(name, description=description)
     target = manifest["target_metric"]
     tags = {"task_model": manifest["task_model"], "optimizer": manifest["optimizer"],
             **{f"agent_model.{agent}": m for agent, m in (manifest.get("agent_models") or {}).items()},
