@@ -10,8 +10,9 @@ output alone. The agents are the program's predictors, in the order the program 
   and global (the final answer). Local and lookahead are pairwise judgments by the prompt model (order
   randomised against position bias; identical outputs are ties without a call). Global is the task metric when
   there are labels (0.5 + half the metric's difference), a judgment in label-free mode. Where the next agent's
-  output is the final answer, lookahead is the global comparison (no second judgment of the same answers). The
-  combined score is the weighted mean (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
+  output is the final answer, lookahead is the global comparison (no second judgment of the same answers); with
+  labels, where the agent's own output is the final answer, so is local. The combined score is the weighted mean
+  (default 0.4, 0.4, 0.2); 0.5 means "as good as the current prompt".
 - Misalignment: a local win with a lookahead or global loss. Those cases are shown to the agent's proposer as
   hard negatives ("this looked better but hurt the agents after you"); final answers of the current prompts that
   fell short (drawn anew for each proposal from the agent's minibatch, shown worst first), with what every
@@ -187,15 +188,21 @@ class MASPO(Teleprompter):
         for ex, base, cand in zip(examples, base_runs, cand_runs):
             b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
             step_input = fields_text((b_out[0][0] if b_out else ex.inputs()))
-            local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
             b_final, c_final = self._final_text(base), self._final_text(cand)
             if self.label_free:
+                local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
                 glob = local if nxt is None else self._judge(self._job(student, None),
                                                                fields_text(ex.inputs()), b_final, c_final, rng)
                 d = glob - 0.5
             else:
                 d = cand.score - base.score
                 glob = 0.5 + d / 2
+                # An agent whose own output is the final answer (researcher_writer's writer) is compared there by
+                # the metric, as the lookahead below: the 1.5B judge is a coin flip on those answers, and it
+                # decided 0.4 of each writer candidate's score (which the metric then refused on confirmation).
+                own_final = self._gives_final(base, agent) and self._gives_final(cand, agent)
+                local = glob if own_final else self._judge(self._job(student, agent), step_input, _text(b_out),
+                                                           _text(c_out), rng)
             if nxt is None:
                 look = glob  # the last agent: its next step is the final answer
             elif self._gives_final(base, nxt) and self._gives_final(cand, nxt):

@@ -461,6 +461,34 @@ def test_where_the_next_agent_gives_the_final_answer_lookahead_is_the_metric_not
     assert MASPO._gives_final(answered, "answerer") and not MASPO._gives_final(rewritten, "answerer")
 
 
+def test_with_labels_an_agent_whose_output_is_the_final_answer_is_compared_by_the_metric_not_judged(examples):
+    import random
+
+    class Guesser(ToyLM):  # an answerer told to GUESS answers 41
+        def __call__(self, prompt=None, messages=None, **kwargs):
+            system = messages[0]["content"]
+            if "GUESS" in system and "`answer`" in system.split("Your output fields are:", 1)[-1][:200]:
+                self.calls["answerer"] += 1
+                return ["[[ ## answer ## ]]\n41\n\n[[ ## completed ## ]]"]
+            return super().__call__(prompt, messages, **kwargs)
+
+    def judgments(label_free: bool) -> tuple[int, object]:
+        lm = Guesser([])
+        maspo = MASPO(None if label_free else exact, prompt_model=lm, task_model=lm, label_free=label_free)
+        maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
+        maspo.current, maspo.partner_version = dict(maspo._seed), 0
+        with dspy.context(lm=lm):
+            base_runs = maspo._run_all(recording(Toy(), maspo.current), examples)
+            scored = maspo._evaluate(Toy(), "answerer", "GUESS.", examples, base_runs, random.Random(0))
+        return lm.calls["judge"], scored
+
+    judged, scored = judgments(label_free=False)
+    assert judged == 0, "the answerer's answers are the final answers: the metric compares them"
+    assert scored.levels == {"local": 0.0, "lookahead": 0.0, "global": 0.0} and scored.global_delta == -1.0
+    judged, scored = judgments(label_free=True)  # no labels: the judge compares them, once per example
+    assert judged == len(examples) and scored.levels["local"] == 0.0  # it prefers 42
+
+
 def test_label_free_ships_only_what_the_judge_prefers_on_held_out_inputs(examples):
     unlabeled = [dspy.Example(question=ex.question).with_inputs("question") for ex in examples]
     lm = ToyLM([])  # its judge prefers the final answer 42 to "wrong"
