@@ -198,8 +198,9 @@ class MASPO(Teleprompter):
                 d = cand.score - base.score
                 glob = 0.5 + d / 2
                 # An agent whose own output is the final answer (researcher_writer's writer) is compared there by
-                # the metric, as the lookahead below: the 1.5B judge is a coin flip on those answers, and it
-                # decided 0.4 of each writer candidate's score (which the metric then refused on confirmation).
+                # the metric, as the lookahead below: the 1.5B judge is a coin flip on those answers (in seven race
+                # draws it called a tie for almost every writer candidate, and it changed a turn's choice twice in
+                # 21), and each judgment is a call per question whose answers differ.
                 own_final = self._gives_final(base, agent) and self._gives_final(cand, agent)
                 local = glob if own_final else self._judge(self._job(student, agent), step_input, _text(b_out),
                                                            _text(c_out), rng)
