@@ -189,24 +189,24 @@ class MASPO(Teleprompter):
             b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
             step_input = fields_text((b_out[0][0] if b_out else ex.inputs()))
             b_final, c_final = self._final_text(base), self._final_text(cand)
-            if self.label_free:
-                local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
-                glob = local if nxt is None else self._judge(self._job(student, None),
-                                                               fields_text(ex.inputs()), b_final, c_final, rng)
-                d = glob - 0.5
-            else:
-                d = cand.score - base.score
-                glob = 0.5 + d / 2
+            d = None if self.label_free else cand.score - base.score  # the metric's change, where there are labels
+            if d is not None and self._both_final(base, cand, agent):
                 # An agent whose own output is the final answer (researcher_writer's writer) is compared there by
                 # the metric, as the lookahead below: the 1.5B judge is a coin flip on those answers (in seven race
                 # draws it called a tie for almost every writer candidate, and it changed a turn's choice twice in
                 # 21), and each judgment is a call per question whose answers differ.
-                own_final = self._gives_final(base, agent) and self._gives_final(cand, agent)
-                local = glob if own_final else self._judge(self._job(student, agent), step_input, _text(b_out),
-                                                           _text(c_out), rng)
+                local = 0.5 + d / 2
+            else:
+                local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
+            if d is None:
+                glob = local if nxt is None else self._judge(self._job(student, None),
+                                                               fields_text(ex.inputs()), b_final, c_final, rng)
+                d = glob - 0.5
+            else:
+                glob = 0.5 + d / 2
             if nxt is None:
                 look = glob  # the last agent: its next step is the final answer
-            elif self._gives_final(base, nxt) and self._gives_final(cand, nxt):
+            elif self._both_final(base, cand, nxt):
                 # The next agent's output is the final answer, which the global level has just compared: by the
                 # metric where there are labels (the 1.5B judge is a coin flip on researcher_writer's answers,
                 # bench/judge_agreement.py), else by one judgment rather than two of the same answers.
@@ -228,6 +228,11 @@ class MASPO(Teleprompter):
         n = max(len(examples), 1)
         return Scored(instruction, combined / n, {k: v / n for k, v in totals.items()}, delta / n, local_wins,
                       misaligned, self.partner_version, self.current[agent])
+
+    @classmethod
+    def _both_final(cls, base: Run, cand: Run, agent: str) -> bool:
+        """In the current run and the candidate's alike, the agent's last output is the final answer."""
+        return cls._gives_final(base, agent) and cls._gives_final(cand, agent)
 
     @staticmethod
     def _gives_final(run: Run, agent: str) -> bool:
