@@ -6,7 +6,9 @@ per-question scores on the test set (where the programs' true difference is know
 draws many samples of n questions from them: the share where the program scores above the baseline, and where
 they tie (the seed wins ties in OPRO's and MASPO's final checks). It says how much one compile's choice at a
 given budget can be told from a coin flip, and how often OPRO's race (8, 16, 24 questions, then a final check on
-15 others) would adopt each program, against one stage (ahead on 8, then the final check).
+15 others) would adopt each program, against one stage (ahead on 8, then the final check), and how often MASPO's
+acceptance would (its agent's minibatch of 8, then the race on other questions, then the final check), when only
+a win on the minibatch starts the race and when a level score does too.
 
     python bench/selection_power.py compile_compare-researcher_writer-seeds-300.json
     python bench/selection_power.py FILE --sizes 8,15,30,50,100 --draws 20000 --seed 0
@@ -52,6 +54,28 @@ def race_outcomes(differences: np.ndarray, rungs: list[int], final: int, draws: 
     return float(survives.mean()), float((survives & wins).mean())
 
 
+def maspo_outcomes(differences: np.ndarray, first: int, rungs: list[int], final: int, draws: int,
+                   rng: np.random.Generator) -> dict[str, float]:
+    """How often a candidate is accepted (survives the race) and adopted (then wins the final check), when only a
+    win on the minibatch starts the race (`…_if_ahead`) and when a level score does too (`…_if_level_or_ahead`).
+
+    MASPO's acceptance: a candidate scored on its agent's minibatch of `first` questions is raced, against the
+    current prompt, on other questions (ahead at each of `rungs`, counting the race's questions alone), then the
+    final check on `final` questions neither saw; the seed wins ties there."""
+    total = first + rungs[-1] + final
+    keys = rng.random((draws, len(differences)))
+    picked = np.argpartition(keys, total - 1, axis=1)[:, :total]
+    picked = np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
+    values = differences[picked]
+    minibatch = values[:, :first].sum(axis=1)
+    running = np.cumsum(values[:, first:first + rungs[-1]], axis=1)
+    survives = np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
+    wins = values[:, first + rungs[-1]:].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
+    starts = {"if_ahead": minibatch > 1e-9, "if_level_or_ahead": minibatch > -1e-9}
+    return {f"{what}_{when}": round(float((raced & start).mean()), 3)
+            for what, raced in (("accepted", survives), ("adopted", survives & wins)) for when, start in starts.items()}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("file", help="a results file in bench/results with paired_scores")
@@ -60,6 +84,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--race", default="8,16,24", help="OPRO's race: the rungs a candidate must stay ahead at")
     p.add_argument("--final", type=int, default=15, help="questions in the final check after the race")
+    p.add_argument("--maspo-minibatch", type=int, default=8,
+                   help="MASPO's minibatch before its race on other questions (0: leave MASPO's columns out)")
     args = p.parse_args()
     path = Path(args.file) if Path(args.file).exists() else RESULTS / args.file
     if not path.exists():
@@ -76,6 +102,7 @@ def main():
     rungs = [int(r) for r in args.race.split(",")]
     rng = np.random.default_rng(args.seed)
     race_rng = np.random.default_rng([args.seed, 1])  # its own stream: the n columns do not depend on --race
+    maspo_rng = np.random.default_rng([args.seed, 2])
     rows = []
     for name, values in scores.items():
         d = np.array(values) - base
@@ -91,6 +118,8 @@ def main():
             _, one_stage = race_outcomes(d, rungs[:1], args.final, args.draws, race_rng)
             row["race"] = {"survives": round(survives, 3), "adopted": round(adopted, 3),
                            "adopted_one_stage": round(one_stage, 3)}
+        if args.maspo_minibatch and args.maspo_minibatch + rungs[-1] + args.final <= len(d):
+            row["maspo"] = maspo_outcomes(d, args.maspo_minibatch, rungs, args.final, args.draws, maspo_rng)
         rows.append(row)
     rows.sort(key=lambda r: -r["mean_difference"])
 
@@ -99,17 +128,22 @@ def main():
           f"which the program scores above the baseline (ties in brackets), seed {args.seed}")
     race = "/".join(map(str, rungs))
     print("candidate | Δ on all | better / worse | " + " | ".join(f"n={n}" for n in sizes) +
-          f" | survives race {race} | and wins final {args.final} | ahead on {rungs[0]}, wins final {args.final}")
-    print("--- | --- | --- | " + " | ".join("---" for _ in sizes) + " | --- | --- | ---")
+          f" | survives race {race} | and wins final {args.final} | ahead on {rungs[0]}, wins final {args.final}"
+          f" | MASPO accepts: ahead on its {args.maspo_minibatch}, then race | level or ahead, then race"
+          f" | MASPO adopts (and final {args.final}): ahead | level or ahead")
+    print("--- | --- | --- | " + " | ".join("---" for _ in sizes) + " | --- | --- | ---" + " | ---" * 4)
     for r in rows:
         cells = [f"{r['samples'][n]['above']:.2f} ({r['samples'][n]['tie']:.2f})" for n in sizes]
         race_cells = r.get("race", {})
         cells += [f"{race_cells[k]:.2f}" if k in race_cells else "—"
                   for k in ("survives", "adopted", "adopted_one_stage")]
+        cells += [f"{r['maspo'][k]:.2f}" if "maspo" in r else "—"
+                  for k in ("accepted_if_ahead", "accepted_if_level_or_ahead", "adopted_if_ahead",
+                            "adopted_if_level_or_ahead")]
         print(f"{r['candidate']} | {r['mean_difference']:+.3f} | {r['better']} / {r['worse']} | " + " | ".join(cells))
     out = path.parent / f"selection_power-{path.name}"
     command = (f"python bench/selection_power.py {args.file} --sizes {args.sizes} --draws {args.draws} "
-               f"--seed {args.seed} --race {args.race} --final {args.final}")
+               f"--seed {args.seed} --race {args.race} --final {args.final} --maspo-minibatch {args.maspo_minibatch}")
     out.write_text(json.dumps({"command": command,
                                "source": path.name, "metric": metric, "n": len(base), "rows": rows}, indent=2))
 

@@ -27,7 +27,9 @@ output alone. The agents are the program's predictors, in the order the program 
   best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
   the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a race (`race`
   minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one leaves the
-  beam.
+  beam. With a race, a candidate of an agent compared by the metric alone that is exactly level on its minibatch
+  is raced too when nothing beat the current prompt (`_level`): 8 questions often hold none of the few a good
+  instruction changes.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when two rounds in a row propose nothing new. Every LM call counts (task, judge,
@@ -78,6 +80,8 @@ class Scored:
     misaligned: list[dict] = field(default_factory=list)
     partners: int = -1  # the partner version it was scored under
     incumbent: str = ""  # the agent's prompt it was compared with
+    by_metric: bool = False  # every level was the metric's comparison (no judgment): an agent giving the final answer
+    changed: int = 0  # examples where the agent's own output differs from the current prompt's
 
 
 def _text(outputs: list[tuple[dict, dict]]) -> str:
@@ -94,7 +98,8 @@ def _pooled(instruction: str, parts: list[tuple[Scored, int]], partners: int) ->
     return Scored(instruction, sum(s.combined * m for s, m in parts) / n,
                   {k: sum(s.levels[k] * m for s, m in parts) / n for k in parts[0][0].levels},
                   sum(s.global_delta * m for s, m in parts) / n, sum(s.local_wins for s, _ in parts),
-                  [case for s, _ in parts for case in s.misaligned], partners, parts[0][0].incumbent)
+                  [case for s, _ in parts for case in s.misaligned], partners, parts[0][0].incumbent,
+                  all(s.by_metric for s, _ in parts), sum(s.changed for s, _ in parts))
 
 
 class MASPO(Teleprompter):
@@ -184,11 +189,12 @@ class MASPO(Teleprompter):
         wl, wa, wg = self.weights
         totals = {"local": 0.0, "lookahead": 0.0, "global": 0.0}
         combined = delta = 0.0
-        local_wins, misaligned = 0, []
+        local_wins, misaligned, judged, changed = 0, [], False, 0
         for ex, base, cand in zip(examples, base_runs, cand_runs):
             b_out, c_out = base.calls.get(agent, []), cand.calls.get(agent, [])
             step_input = fields_text((b_out[0][0] if b_out else ex.inputs()))
             b_final, c_final = self._final_text(base), self._final_text(cand)
+            changed += _text(b_out) != _text(c_out)
             d = None if self.label_free else cand.score - base.score  # the metric's change, where there are labels
             if d is not None and self._both_final(base, cand, agent):
                 # An agent whose own output is the final answer (researcher_writer's writer) is compared there by
@@ -198,6 +204,7 @@ class MASPO(Teleprompter):
                 local = 0.5 + d / 2
             else:
                 local = self._judge(self._job(student, agent), step_input, _text(b_out), _text(c_out), rng)
+                judged = True
             if d is None:
                 glob = local if nxt is None else self._judge(self._job(student, None),
                                                                fields_text(ex.inputs()), b_final, c_final, rng)
@@ -214,6 +221,7 @@ class MASPO(Teleprompter):
             else:
                 look = self._judge(self._job(student, nxt), fields_text(ex.inputs()),
                                      _text(base.calls.get(nxt, [])), _text(cand.calls.get(nxt, [])), rng)
+                judged = True
             totals["local"] += local
             totals["lookahead"] += look
             totals["global"] += glob
@@ -227,7 +235,8 @@ class MASPO(Teleprompter):
                                        "final_after": c_final})
         n = max(len(examples), 1)
         return Scored(instruction, combined / n, {k: v / n for k, v in totals.items()}, delta / n, local_wins,
-                      misaligned, self.partner_version, self.current[agent])
+                      misaligned, self.partner_version, self.current[agent], by_metric=not judged,
+                      changed=changed)
 
     @classmethod
     def _both_final(cls, base: Run, cand: Run, agent: str) -> bool:
@@ -450,6 +459,7 @@ class MASPO(Teleprompter):
         tried = self._tried.setdefault(agent, set())  # across turns: a rejected candidate is not proposed again
         tried |= {incumbent.instruction, *(s.instruction for s in carried)}
         best, stale = beam[0].combined, 0
+        scored_here: list[Scored] = []  # this turn's candidates, in the order they were scored
         for step in range(1, self.steps_per_turn + 1):
             if not self._affords(self._step_calls(len(beam))):
                 self.stopped = "budget"
@@ -463,6 +473,7 @@ class MASPO(Teleprompter):
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
                     self._candidate_calls.append(self._meter.calls - before)
                     children.append(scored)
+                    scored_here.append(scored)
                     self._history[agent].append(scored)
                     credit["candidates"] += 1
                     credit["local_wins"] += scored.local_wins
@@ -478,7 +489,9 @@ class MASPO(Teleprompter):
                     break
         beams[agent] = beam
         top = beam[0]
-        if top.instruction != incumbent.instruction and self._wins(top):
+        if top.instruction == incumbent.instruction or not self._wins(top):
+            top = self._level(scored_here)
+        if top is not None:
             outcome = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
                 if self.confirm else top
             self._decided(agent, round_, top, outcome)
@@ -509,6 +522,27 @@ class MASPO(Teleprompter):
         else:
             self.on_decision(f"{head}accepted, combined {outcome.combined:.3f}, {what} {outcome.global_delta:+.3f}: "
                              f"{outcome.instruction[:120]}")
+
+    def _level(self, scored: list[Scored]) -> Scored | None:
+        """With a race, the turn's candidate its minibatch could not tell from the current prompt: compared by the
+        metric alone (an agent whose output is the final answer), exactly level with it, and writing something else
+        on at least one of its questions (the most of them, if several are level; one that changed nothing is a
+        paraphrase with nothing to race). It is raced as a winner would be, on the confirmation examples alone,
+        where its minibatch was no evidence either way.
+
+        On researcher_writer's writer, OPRO's shipped instruction (+0.055 F1 on the compile's 100 training
+        questions, +0.036 on 300 test questions) changes the score of 15 questions in 100, so 8 often hold none of
+        them: it is exactly level on optimizer seed 0's writer minibatch (and +2.61 F1 on that seed's 24
+        confirmation questions), the seed of 7 of the 9 race draws, none of which could have taken it. Racing a
+        level candidate too accepts such an instruction in 43% of simulated draws where a minibatch win alone did
+        in 28% (42% and 27% past a final check on 50), and a losing rule in 5% where 4% (neither past the final
+        check): `python bench/selection_power.py eval-researcher_writer-plain-opro-writer-train100.json --final 50`
+        and the same for -maspo-. A judged tie is not raced: it is mostly the 1.5B judge's indecision, and a judged
+        agent's race costs a re-run and judgments per question where a last agent's costs one call."""
+        if not self.confirm:
+            return None
+        level = [s for s in scored if s.by_metric and abs(s.global_delta) < 1e-9 and s.changed]
+        return max(level, key=lambda s: s.changed, default=None)
 
     def _wins(self, scored: Scored) -> bool:
         """Beats the current prompt: combined score above 0.5 by the gate and, with labels, a higher metric. The

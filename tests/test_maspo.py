@@ -324,6 +324,48 @@ def test_a_candidate_ahead_at_every_check_of_the_race_is_accepted_with_all_its_s
     assert lines[0].startswith("searcher (round 1): accepted")
 
 
+class AnswerLM(SplitLM):
+    """As SplitLM, but an answerer instruction with GOOD-ANSWER in it writes another answer: right for the
+    questions in `good`, else a different wrong one."""
+
+    def __init__(self, proposals, good: set):
+        super().__init__(proposals, {})
+        self.good = good
+
+    @with_callbacks
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        system, user = messages[0]["content"], messages[-1]["content"]
+        if len(messages) > 1 and "GOOD-ANSWER" in system and "`answer`" in system:
+            self.calls["answerer"] += 1
+            answer = "42" if _field(user, "question") in self.good else "forty"
+            return [f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"]
+        return SplitLM.__call__.__wrapped__(self, prompt, messages, **kwargs)
+
+
+@pytest.mark.parametrize("confirm, good_on_race, accepted", [(True, True, True), (True, False, False),
+                                                              (False, True, False)])
+def test_a_last_agents_candidate_level_on_its_minibatch_is_raced_on_other_questions(confirm, good_on_race, accepted):
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
+    _, order = _race(examples)  # every answer of the seed's is wrong; the answerer's minibatch is none of these
+    lm = AnswerLM(["Search well.", "GOOD-ANSWER: answer with the number."], set(order) if good_on_race else set())
+    lines = []
+    program = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
+                    patience=1, confirm=confirm, race=2, on_decision=lines.append).compile(Toy(), trainset=examples)
+    credit = program.optimizer_report["credit"]
+    [answerer_step] = [s for s in program.optimizer_report["steps"] if s["agent"] == "answerer"]
+    assert answerer_step["candidates"][0]["global_delta"] == 0.0  # level on its minibatch, with other answers
+    assert ("GOOD-ANSWER" in program.answerer.signature.instructions) == accepted
+    assert not credit["searcher"]["refused_on_confirmation"]  # a judged tie is not raced
+    if accepted:
+        assert credit["answerer"]["accepted"][0]["global_delta"] == round(8 / 12, 4)  # 0 on 4, +1 on 8
+        assert lines == [lines[0]] and lines[0].startswith("answerer (round 1): accepted")
+    elif confirm:
+        [refused] = credit["answerer"]["refused_on_confirmation"]
+        assert refused["examples"] == 4 and refused["second_global_delta"] == 0.0
+    else:
+        assert not lines and not credit["answerer"]["refused_on_confirmation"]
+
+
 def test_a_race_must_have_at_least_one_minibatch():
     with pytest.raises(ValueError, match="race must be at least 1"):
         MASPO(exact, race=0)
@@ -423,7 +465,7 @@ def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores(
     program = maspo.compile(Toy(), trainset=examples)
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
-    [line] = lines
+    [line] = lines  # the answerer's "Answer plainly." is level on its minibatch, but wrote the same: not raced
     assert line.startswith("searcher (round 1): accepted, combined 0.800, Δ metric +1.000: ") and "GOOD" in line
     [accepted] = credit["accepted"]
     assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)  # on 8 examples
