@@ -61,16 +61,21 @@ def maspo_outcomes(differences: np.ndarray, first: int, rungs: list[int], final:
 
     MASPO's acceptance: a candidate scored on its agent's minibatch of `first` questions is raced, against the
     current prompt, on other questions (ahead at each of `rungs`, counting the race's questions alone), then the
-    final check on `final` questions neither saw; the seed wins ties there."""
-    total = first + rungs[-1] + final
-    keys = rng.random((draws, len(differences)))
-    picked = np.argpartition(keys, total - 1, axis=1)[:, :total]
-    picked = np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
-    values = differences[picked]
+    final check on `final` questions; the seed wins ties there. The final check is MASPO's validation split, so
+    its questions are drawn apart from the others: taken from what the minibatch and race left, they would be
+    the worse for a candidate those favoured. Level means the minibatch's differences sum to zero; MASPO races a
+    level candidate only if it also wrote other output there, which scores alone cannot show, so the level
+    columns are upper bounds."""
+    def ordered(n: int) -> np.ndarray:  # n distinct questions per draw, in a random order
+        keys = rng.random((draws, len(differences)))
+        picked = np.argpartition(keys, n - 1, axis=1)[:, :n]
+        return np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
+
+    values = differences[ordered(first + rungs[-1])]
     minibatch = values[:, :first].sum(axis=1)
-    running = np.cumsum(values[:, first:first + rungs[-1]], axis=1)
+    running = np.cumsum(values[:, first:], axis=1)
     survives = np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
-    wins = values[:, first + rungs[-1]:].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
+    wins = differences[ordered(final)].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
     starts = {"if_ahead": minibatch > 1e-9, "if_level_or_ahead": minibatch > -1e-9}
     return {f"{what}_{when}": round(float((raced & start).mean()), 3)
             for what, raced in (("accepted", survives), ("adopted", survives & wins)) for when, start in starts.items()}
@@ -118,7 +123,7 @@ def main():
             _, one_stage = race_outcomes(d, rungs[:1], args.final, args.draws, race_rng)
             row["race"] = {"survives": round(survives, 3), "adopted": round(adopted, 3),
                            "adopted_one_stage": round(one_stage, 3)}
-        if args.maspo_minibatch and args.maspo_minibatch + rungs[-1] + args.final <= len(d):
+        if args.maspo_minibatch and args.maspo_minibatch + rungs[-1] <= len(d) and args.final <= len(d):
             row["maspo"] = maspo_outcomes(d, args.maspo_minibatch, rungs, args.final, args.draws, maspo_rng)
         rows.append(row)
     rows.sort(key=lambda r: -r["mean_difference"])

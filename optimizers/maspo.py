@@ -27,9 +27,9 @@ output alone. The agents are the program's predictors, in the order the program 
   best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
   the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a race (`race`
   minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one leaves the
-  beam. With a race, a candidate of an agent compared by the metric alone that is exactly level on its minibatch
-  is raced too when nothing beat the current prompt (`_level`): 8 questions often hold none of the few a good
-  instruction changes.
+  beam. With `confirm`, a candidate of an agent compared by the metric alone that is exactly level on its
+  minibatch, with other output there, is raced too when nothing beat the current prompt (`_level`): 8 questions
+  often hold none of the few a good instruction changes.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when two rounds in a row propose nothing new. Every LM call counts (task, judge,
@@ -122,7 +122,7 @@ class MASPO(Teleprompter):
         self.minibatch, self.min_gain, self.label_free = minibatch, min_gain, label_free
         self.failures_shown, self.hard_negatives_shown = failures_shown, hard_negatives_shown
         self.jobs, self.seed, self.task_description, self.on_iteration = jobs, seed, task_description, on_iteration
-        self.on_decision = on_decision  # one line per turn whose best beat the current prompt: accepted or refused
+        self.on_decision = on_decision  # one line per candidate a turn confirms: accepted or refused
         if proposal not in PROPOSALS:
             raise ValueError(f"proposal must be one of {', '.join(PROPOSALS)}, not {proposal!r}")
         # add_rule: the prompt model writes one sentence that the candidate appends to its parent. Rewrites are
@@ -524,21 +524,21 @@ class MASPO(Teleprompter):
                              f"{outcome.instruction[:120]}")
 
     def _level(self, scored: list[Scored]) -> Scored | None:
-        """With a race, the turn's candidate its minibatch could not tell from the current prompt: compared by the
-        metric alone (an agent whose output is the final answer), exactly level with it, and writing something else
-        on at least one of its questions (the most of them, if several are level; one that changed nothing is a
-        paraphrase with nothing to race). It is raced as a winner would be, on the confirmation examples alone,
-        where its minibatch was no evidence either way.
+        """With `confirm`, the turn's candidate its minibatch could not tell from the current prompt: compared by the
+        metric alone (an agent whose output is the final answer), exactly level with it (no score changed, or the
+        changes cancel), and writing something else on at least one of its questions (the most of them, if several
+        are level; one that changed nothing is a paraphrase with nothing to race). It is raced as a winner would
+        be, on the confirmation examples alone, where its minibatch was no evidence either way.
 
         On researcher_writer's writer, OPRO's shipped instruction (+0.055 F1 on the compile's 100 training
         questions, +0.036 on 300 test questions) changes the score of 15 questions in 100, so 8 often hold none of
-        them: it is exactly level on optimizer seed 0's writer minibatch (and +2.61 F1 on that seed's 24
-        confirmation questions), the seed of 7 of the 9 race draws, none of which could have taken it. Racing a
+        them: it is exactly level on optimizer seed 0's writer minibatch (and +0.109 F1 a question on that seed's
+        24 confirmation questions), the seed of 7 of the 9 race draws, none of which could have taken it. Racing a
         level candidate too accepts such an instruction in 43% of simulated draws where a minibatch win alone did
-        in 28% (42% and 27% past a final check on 50), and a losing rule in 5% where 4% (neither past the final
-        check): `python bench/selection_power.py eval-researcher_writer-plain-opro-writer-train100.json --final 50`
-        and the same for -maspo-. A judged tie is not raced: it is mostly the 1.5B judge's indecision, and a judged
-        agent's race costs a re-run and judgments per question where a last agent's costs one call."""
+        in 28% (42% and 28% past a final check on 50), and a losing rule in 4.7% where 3.5% (0.8% and 0.6% past
+        the final check): `python bench/selection_power.py eval-researcher_writer-plain-opro-writer-train100.json
+        --final 50` and the same for -maspo-. A judged tie is not raced: it is mostly the 1.5B judge's indecision,
+        and a judged agent's race costs a re-run and judgments per question where a last agent's costs one call."""
         if not self.confirm:
             return None
         level = [s for s in scored if s.by_metric and abs(s.global_delta) < 1e-9 and s.changed]

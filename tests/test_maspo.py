@@ -347,7 +347,9 @@ class AnswerLM(SplitLM):
 def test_a_last_agents_candidate_level_on_its_minibatch_is_raced_on_other_questions(confirm, good_on_race, accepted):
     examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(16)]
     _, order = _race(examples)  # every answer of the seed's is wrong; the answerer's minibatch is none of these
-    lm = AnswerLM(["Search well.", "GOOD-ANSWER: answer with the number."], set(order) if good_on_race else set())
+    # The searcher's GOOD query is level too (every answer still wrong) but judged (a tie), so it is not raced.
+    lm = AnswerLM(["GOOD: name the entity.", "GOOD-ANSWER: answer with the number."],
+                  set(order) if good_on_race else set())
     lines = []
     program = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=1, beam_width=1, minibatch=4,
                     patience=1, confirm=confirm, race=2, on_decision=lines.append).compile(Toy(), trainset=examples)
@@ -355,7 +357,9 @@ def test_a_last_agents_candidate_level_on_its_minibatch_is_raced_on_other_questi
     [answerer_step] = [s for s in program.optimizer_report["steps"] if s["agent"] == "answerer"]
     assert answerer_step["candidates"][0]["global_delta"] == 0.0  # level on its minibatch, with other answers
     assert ("GOOD-ANSWER" in program.answerer.signature.instructions) == accepted
-    assert not credit["searcher"]["refused_on_confirmation"]  # a judged tie is not raced
+    [searcher_step] = [s for s in program.optimizer_report["steps"] if s["agent"] == "searcher"]
+    assert searcher_step["candidates"][0]["global_delta"] == 0.0
+    assert not credit["searcher"]["refused_on_confirmation"] and not credit["searcher"]["accepted"]
     if accepted:
         assert credit["answerer"]["accepted"][0]["global_delta"] == round(8 / 12, 4)  # 0 on 4, +1 on 8
         assert lines == [lines[0]] and lines[0].startswith("answerer (round 1): accepted")
