@@ -533,12 +533,13 @@ class MASPO(Teleprompter):
         On researcher_writer's writer, OPRO's shipped instruction (+0.055 F1 on the compile's 100 training
         questions, +0.036 on 300 test questions) changes the score of 15 questions in 100, so 8 often hold none of
         them: it is exactly level on optimizer seed 0's writer minibatch (and +0.109 F1 a question on that seed's
-        24 confirmation questions), the seed of 7 of the 9 race draws, none of which could have taken it. Racing a
-        level candidate too accepts such an instruction in 43% of simulated draws where a minibatch win alone did
-        in 28% (42% and 28% past a final check on 50), and a losing rule in 4.7% where 3.5% (0.8% and 0.6% past
-        the final check): `python bench/selection_power.py eval-researcher_writer-plain-opro-writer-train100.json
-        --final 50` and the same for -maspo-. A judged tie is not raced: it is mostly the 1.5B judge's indecision,
-        and a judged agent's race costs a re-run and judgments per question where a last agent's costs one call."""
+        24 confirmation questions), the seed of 7 of the 9 race draws before this rule: none could have taken
+        it. Racing a level candidate too accepts such an instruction in 43% of simulated draws where a minibatch
+        win alone did in 28% (42% and 28% past a final check on 50), and a losing rule in 4.7% where 3.5% (0.8%
+        and 0.6% past the final check):
+        `python bench/selection_power.py eval-researcher_writer-plain-opro-writer-train100.json --final 50` and the
+        same for -maspo-. A judged tie is not raced: it is mostly the 1.5B judge's indecision, and a judged agent's
+        race costs a re-run and judgments per question where a last agent's costs one call."""
         if not self.confirm:
             return None
         level = [s for s in scored if s.by_metric and abs(s.global_delta) < 1e-9 and s.changed]
