@@ -36,6 +36,19 @@ def sample_outcomes(differences: np.ndarray, n: int, draws: int, rng: np.random.
     return float((sums > 1e-9).mean()), float((np.abs(sums) <= 1e-9).mean())
 
 
+def ordered_sample(n_items: int, n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
+    """n distinct question indices per draw, in a random order (each draw a row)."""
+    keys = rng.random((draws, n_items))
+    picked = np.argpartition(keys, n - 1, axis=1)[:, :n]
+    return np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
+
+
+def stays_ahead(values: np.ndarray, rungs: list[int]) -> np.ndarray:
+    """Per draw: the running sum of its differences is above zero at every rung (ties drop it)."""
+    running = np.cumsum(values[:, :rungs[-1]], axis=1)
+    return np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
+
+
 def race_outcomes(differences: np.ndarray, rungs: list[int], final: int, draws: int,
                   rng: np.random.Generator) -> tuple[float, float]:
     """(P(survives the race), P(survives it and then wins a final check on `final` other questions)).
@@ -43,13 +56,8 @@ def race_outcomes(differences: np.ndarray, rungs: list[int], final: int, draws: 
     OPRO's race: a candidate scored on the first rungs[0] questions of its sample, then rungs[1], ... goes on only
     while its paired sum is above zero (ahead of the seed; ties drop it); it becomes a finalist only if ahead on
     all rungs[-1]. The final check is on questions the race did not see, and the seed wins its ties."""
-    total = rungs[-1] + final
-    keys = rng.random((draws, len(differences)))
-    picked = np.argpartition(keys, total - 1, axis=1)[:, :total]
-    picked = np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
-    values = differences[picked]
-    running = np.cumsum(values[:, :rungs[-1]], axis=1)
-    survives = np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
+    values = differences[ordered_sample(len(differences), rungs[-1] + final, draws, rng)]
+    survives = stays_ahead(values, rungs)
     wins = values[:, rungs[-1]:].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
     return float(survives.mean()), float((survives & wins).mean())
 
@@ -66,16 +74,11 @@ def maspo_outcomes(differences: np.ndarray, first: int, rungs: list[int], final:
     the worse for a candidate those favoured. Level means the minibatch's differences sum to zero; MASPO races a
     level candidate only if it also wrote other output there, which scores alone cannot show, so the level
     columns are upper bounds."""
-    def ordered(n: int) -> np.ndarray:  # n distinct questions per draw, in a random order
-        keys = rng.random((draws, len(differences)))
-        picked = np.argpartition(keys, n - 1, axis=1)[:, :n]
-        return np.take_along_axis(picked, np.argsort(np.take_along_axis(keys, picked, axis=1), axis=1), axis=1)
-
-    values = differences[ordered(first + rungs[-1])]
+    values = differences[ordered_sample(len(differences), first + rungs[-1], draws, rng)]
     minibatch = values[:, :first].sum(axis=1)
-    running = np.cumsum(values[:, first:], axis=1)
-    survives = np.all(running[:, [r - 1 for r in rungs]] > 1e-9, axis=1)
-    wins = differences[ordered(final)].sum(axis=1) > 1e-9 if final else np.ones(draws, dtype=bool)
+    survives = stays_ahead(values[:, first:], rungs)
+    wins = (differences[ordered_sample(len(differences), final, draws, rng)].sum(axis=1) > 1e-9 if final
+            else np.ones(draws, dtype=bool))
     starts = {"if_ahead": minibatch > 1e-9, "if_level_or_ahead": minibatch > -1e-9}
     return {f"{what}_{when}": round(float((raced & start).mean()), 3)
             for what, raced in (("accepted", survives), ("adopted", survives & wins)) for when, start in starts.items()}

@@ -459,7 +459,7 @@ class MASPO(Teleprompter):
         tried = self._tried.setdefault(agent, set())  # across turns: a rejected candidate is not proposed again
         tried |= {incumbent.instruction, *(s.instruction for s in carried)}
         best, stale = beam[0].combined, 0
-        scored_here: list[Scored] = []  # this turn's candidates, in the order they were scored
+        first_new = len(self._history[agent])  # this turn's candidates are the history's entries from here
         for step in range(1, self.steps_per_turn + 1):
             if not self._affords(self._step_calls(len(beam))):
                 self.stopped = "budget"
@@ -473,7 +473,6 @@ class MASPO(Teleprompter):
                     scored = self._evaluate(student, agent, instruction, examples, base_runs, rng)
                     self._candidate_calls.append(self._meter.calls - before)
                     children.append(scored)
-                    scored_here.append(scored)
                     self._history[agent].append(scored)
                     credit["candidates"] += 1
                     credit["local_wins"] += scored.local_wins
@@ -490,7 +489,7 @@ class MASPO(Teleprompter):
         beams[agent] = beam
         top = beam[0]
         if top.instruction == incumbent.instruction or not self._wins(top):
-            top = self._level(scored_here)
+            top = self._level(self._history[agent][first_new:])
         if top is not None:
             outcome = self._confirmed(student, agent, top, len(examples), negatives, credit, round_, rng) \
                 if self.confirm else top
