@@ -183,6 +183,30 @@ def test_with_max_calls_the_search_goes_on_for_rounds_until_the_calls_are_spent(
     assert report["rounds"] >= 2
 
 
+def test_equal_calls_gives_the_next_turn_to_the_agent_that_has_spent_the_fewest_calls(examples):
+    # The searcher's candidates re-run both agents and are judged; the answerer's re-run one call each. In order,
+    # every round gives each one turn; equal_calls gives the cheap answerer more turns, its calls catching up.
+    words = ["entity", "date", "place", "person", "title", "number", "author", "team", "river", "album"]
+    rules = [f"Name the {a} and the {b} of the {c}." for a in words for b in words for c in words if a != b != c]
+    reports = {}
+    for schedule in ("in_order", "equal_calls"):
+        maspo = MASPO(exact, prompt_model=ToyLM(rules), task_model=ToyLM(rules), depth=1, branch=2, beam_width=1,
+                      minibatch=4, rounds=10, max_calls=400, schedule=schedule)
+        reports[schedule] = maspo.compile(Toy(), trainset=examples, valset=examples).optimizer_report
+    in_order, equal = (reports[s] for s in ("in_order", "equal_calls"))
+    assert in_order["turn_order"][:4] == ["searcher", "answerer"] * 2
+    turns = {s: {a: r["credit"][a]["turns"] for a in ("searcher", "answerer")} for s, r in reports.items()}
+    assert abs(turns["in_order"]["searcher"] - turns["in_order"]["answerer"]) <= 1
+    assert turns["equal_calls"]["answerer"] > turns["equal_calls"]["searcher"] + 1
+    calls = {s: {a: r["credit"][a]["lm_calls"] for a in ("searcher", "answerer")} for s, r in reports.items()}
+    assert calls["in_order"]["searcher"] > 1.5 * calls["in_order"]["answerer"]  # the upstream agent costs more
+    assert calls["equal_calls"]["answerer"] > calls["in_order"]["answerer"]
+    for report in reports.values():  # every counted call of the search is some agent's
+        assert sum(c["lm_calls"] for c in report["credit"].values()) <= report["lm_calls"]
+    with pytest.raises(ValueError, match="equal_calls"):
+        MASPO(exact, schedule="cheapest")
+
+
 def test_a_minibatch_is_run_once_per_set_of_prompts_across_turns(examples):
     # Nothing is ever accepted (the answerer's rules tie, the searcher's bait loses): every turn after the first
     # of each agent finds the prompts unchanged and reuses its minibatch's runs.
