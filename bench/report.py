@@ -107,12 +107,13 @@ def maspo_credit(data: dict) -> str:
         run = (f"{report['rounds']} full rounds, stopped by {report['stopped']}, {report['lm_calls']} LM calls, "
                if "stopped" in report else "")  # compiles before MASPO counted its calls
         out += [f"\n\nMASPO credit report of `{name}` ({run}{report['judge_calls']} judgments):\n",
-                "| agent | turns | candidates | accepted | refused on confirmation | Δ metric of the accepted, "
-                "on the questions it was scored on | local wins | misalignment rate |",
-                "|---|---|---|---|---|---|---|---|"]
+                "| agent | turns | candidates | LM calls | accepted | refused on confirmation | Δ metric of the "
+                "accepted, on the questions it was scored on | local wins | misalignment rate |",
+                "|---|---|---|---|---|---|---|---|---|"]
         for agent, credit in report["credit"].items():
             refused = credit.get("refused_on_confirmation")  # compiles before MASPO confirmed had none
-            out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {len(credit['accepted'])} | "
+            out.append(f"| {agent} | {credit['turns']} | {credit['candidates']} | {credit.get('lm_calls', '—')} | "
+                       f"{len(credit['accepted'])} | "
                        f"{'—' if refused is None else len(refused)} | {credit['global_delta']:+.3f} | "
                        f"{credit['local_wins']} | {credit['misalignment_rate']:.2f} |")
         out.append(f"\nFinal check on validation: {final_check(report.get('validation'))}.")

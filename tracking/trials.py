@@ -110,14 +110,17 @@ def plot_history(history: list[dict], baseline: float | None, compiled: float | 
 
 
 def plot_credit(credit: dict, title: str):
-    """MASPO's credit report: per agent, the global-score change of its accepted prompts and its misalignment rate."""
+    """MASPO's credit report: per agent, the global-score change of its accepted prompts, its misalignment rate and
+    the LM calls its turns spent (reports from before MASPO counted them per agent have no third panel)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     agents = list(credit)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    spent = all("lm_calls" in credit[a] for a in agents)
+    fig, axes = plt.subplots(1, 3 if spent else 2, figsize=(13 if spent else 9, 3.6))
+    left, right = axes[0], axes[1]
     deltas = [credit[a]["global_delta"] for a in agents]
     left.bar(agents, deltas, color=["tab:green" if d >= 0 else "tab:red" for d in deltas])
     left.axhline(0, color="gray", lw=0.8)
@@ -125,7 +128,10 @@ def plot_credit(credit: dict, title: str):
     right.bar(agents, [credit[a]["misalignment_rate"] for a in agents], color="tab:orange")
     right.set_ylim(0, 1)
     right.set_title("misalignment rate (local wins that lost downstream)", fontsize=9)
-    for ax in (left, right):
+    if spent:
+        axes[2].bar(agents, [credit[a]["lm_calls"] for a in agents], color="tab:blue")
+        axes[2].set_title("LM calls spent on its turns", fontsize=9)
+    for ax in axes:
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(alpha=0.3, axis="y")
     fig.suptitle(title)
