@@ -20,8 +20,8 @@ output alone. The agents are the program's predictors, in the order the program 
   got right follow them.
 - Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
   turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
-  round robin), or with `schedule="equal_calls"` (compile.py's) each turn given to the agent that has spent the
-  fewest LM calls, so an agent whose candidates are cheap to score (the last) gets more of them. With
+  round robin), or with `schedule="equal_calls"` (compile.py's) each turn after the first round given to the agent
+  that has spent the fewest LM calls, so an agent whose candidates are cheap to score (the last) gets more. With
   `cost_matched`, each agent's minibatch is `minibatch` whole runs' worth of its candidates'
   re-runs (a last agent with one of two calls gets twice the examples). The agent's proposer sees the
   instructions already scored for it, with the change each made to the final answers (`history_shown`, OPRO's
@@ -34,7 +34,7 @@ output alone. The agents are the program's predictors, in the order the program 
   often hold none of the few a good instruction changes.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
-  OPRO); it stops early when two rounds in a row propose nothing new. Every LM call counts (task, judge,
+  OPRO); it stops early when every agent's last two turns proposed nothing new. Every LM call counts (task, judge,
   proposer; cache hits too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged
   prompts are reused. The worst-case plan overestimates: identical outputs need no judgment and a re-run from
   agent i skips the agents before it, so a fixed depth spent a quarter of its budget.
@@ -70,7 +70,7 @@ ASKS = {  # the meta-prompt's last line, per kind of proposal
     "rewrite": "Write a new instruction for this agent that makes the program's final answers better, fixing the "
                "cases above. Write only the instruction, in square brackets.",
 }
-EMPTY_ROUNDS = 2  # with max_calls: the search stops after this many rounds in a row proposed nothing new
+EMPTY_ROUNDS = 2  # with max_calls: the search stops once every agent's last this many turns proposed nothing new
 JUDGED_ALPHA = 0.1  # label-free final check: the sign test's level (see MASPO._judged_check)
 
 @dataclass
@@ -162,12 +162,10 @@ class MASPO(Teleprompter):
         self.successes_shown = successes_shown  # cases the current prompts got right, shown after the failures
         # schedule: in_order, each round gives every agent one turn in the program's order (the paper's); equal_calls,
         # each turn goes to the agent that has spent the fewest LM calls so far (ties in order), a round being as many
-        # turns as agents. A candidate re-runs the program from its agent on, and an agent before the last is
-        # judged, so an upstream agent's candidates cost more: on researcher_writer (k=2) a researcher candidate is
-        # 3 task calls a question plus judgments, a writer candidate 1. In order, the researcher took most of the
-        # budget (7 to 16 researcher candidates in 10 of 11 race draws) while its candidates moved the final answers
-        # by a median |Δ F1| of at most 0.009 on their minibatches in 15 of 17 labelled compiles of the plain
-        # program (the writer's: 0 to 0.245).
+        # turns as agents (so it changes nothing with one round). A candidate re-runs the program from its agent on,
+        # and an upstream agent's is judged too: on researcher_writer a researcher candidate costs up to 3 calls a
+        # question (2 task calls, 1 judgment), a writer candidate 1, and in order the researcher took most of the
+        # budget while its candidates hardly moved the final answers (README, the `maspo` row).
         if schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {schedule!r}")
         self.schedule = schedule
@@ -359,8 +357,8 @@ class MASPO(Teleprompter):
         self._start(student)
         self.turns: list[dict] = []
         self.turns_taken: list[str] = []  # the agent of each turn, in order
-        credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "turns": 0, "refused": [],
-                      "lm_calls": 0} for n in self._seed}
+        credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "refused": [], "lm_calls": 0}
+                  for n in self._seed}
         # How far a candidate's combined score must beat the incumbent's 0.5 to replace it. With labels and a
         # validation set, 0: the final check guards what ships, and a gate would hide metric gains (weighted 0.2,
         # a +0.08 F1 on the minibatch with judged ties moves the combined score by 0.008). Else 0.02.
@@ -395,24 +393,30 @@ class MASPO(Teleprompter):
             self._race_rng = random.Random(f"{self.seed}-race")  # its own stream: proposals do not shift it
             beams: dict[str, list[Scored]] = {a: [] for a in self.agents}
             negatives: dict[str, list] = {a: [] for a in self.agents}
-            empty = 0  # rounds in a row that proposed nothing new
+            dry = dict.fromkeys(self.agents, 0)  # each agent's turns in a row that scored no new candidate
             for round_ in range(1, self.rounds + 1):
-                tried_before = sum(len(t) for t in self._tried.values())
                 for k in range(len(self.agents)):
                     agent = self._next_agent(credit, k)
-                    before = self._meter.calls
+                    before = credit[agent]["candidates"], self._meter.calls
                     self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
-                    credit[agent]["lm_calls"] += self._meter.calls - before
+                    credit[agent]["lm_calls"] += self._meter.calls - before[1]
+                    dry[agent] = dry[agent] + 1 if credit[agent]["candidates"] == before[0] else 0
+                    if dry[agent]:
+                        # equal_calls: a turn that proposed nothing new costs only the proposer's calls, so an agent
+                        # whose proposals the filters all drop would take every turn. It is charged up to what the
+                        # others have spent, so each of them takes a turn before its next one.
+                        self._idle[agent] = max(self._idle[agent], 0.5 + max(
+                            self._spent(credit, a) for a in self.agents if a != agent) - credit[agent]["lm_calls"])
                     if self.stopped == "budget":
                         break
                 if self.stopped == "budget":
                     break
                 self.rounds_done = round_
-                empty = empty + 1 if sum(len(t) for t in self._tried.values()) == tried_before else 0
-                # Proposals are fresh samples each round, so one empty round is a draw, not a stuck proposer: a
+                # Proposals are fresh samples each turn, so one empty turn is a draw, not a stuck proposer: a
                 # researcher_writer compile whose filters dropped every proposal of round 5 stopped at 133 of 600
-                # calls. An empty round costs only the proposer's calls.
-                if self.max_calls is not None and empty >= EMPTY_ROUNDS:
+                # calls. The search stops when every agent's last EMPTY_ROUNDS turns proposed nothing new (in order:
+                # that many rounds in a row).
+                if self.max_calls is not None and min(dry.values()) >= EMPTY_ROUNDS:
                     self.stopped = "no new proposals"
                     break
             final = dict(self.current)
@@ -423,10 +427,14 @@ class MASPO(Teleprompter):
 
     def _next_agent(self, credit: dict, k: int) -> str:
         """The agent of the round's k-th turn: in order, the k-th agent; equal_calls, the one that has spent the
-        fewest LM calls (its turns' proposals, candidates, judgments and races), the earlier one on a tie."""
+        fewest LM calls in its turns (its minibatch's runs under new prompts, proposals, candidates, judgments and
+        races; after a turn that proposed nothing new, as much as any other agent), the earlier one on a tie."""
         if self.schedule == "in_order":
             return self.agents[k]
-        return min(self.agents, key=lambda a: (credit[a]["lm_calls"], self.agents.index(a)))
+        return min(self.agents, key=lambda a: self._spent(credit, a))
+
+    def _spent(self, credit: dict, agent: str) -> float:
+        return credit[agent]["lm_calls"] + self._idle[agent]
 
     def _start(self, student) -> None:
         """The search's state before any LM call: the seed prompts, and nothing tried or counted yet."""
@@ -436,6 +444,7 @@ class MASPO(Teleprompter):
         self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
         self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
+        self._idle = dict.fromkeys(self._seed, 0.0)  # equal_calls: the charge for turns that proposed nothing new
         self._base: dict[tuple, Run] = {}
 
     def _probe(self, student, example) -> Run:
@@ -472,7 +481,6 @@ class MASPO(Teleprompter):
         if not self._affords(len(examples) * self._run_calls + self._step_calls(agent, 1)):
             self.stopped = "budget"
             return
-        credit["turns"] += 1
         self.turns_taken.append(agent)
         base_runs = self._base_runs(student, examples)
         incumbent = Scored(self.current[agent], 0.5, {"local": 0.5, "lookahead": 0.5, "global": 0.5}, 0.0,
@@ -528,7 +536,8 @@ class MASPO(Teleprompter):
                 # same examples (researcher_writer: one researcher rule refused in 4 turns running).
                 beams[agent] = [s for s in beam if s is not top]
             else:
-                credit["accepted"].append({"round": round_, "instruction": accepted.instruction,
+                credit["accepted"].append({"round": round_, "turn": len(self.turns_taken),
+                                           "instruction": accepted.instruction,
                                            "combined": round(accepted.combined, 4), "levels": accepted.levels,
                                            "global_delta": round(accepted.global_delta, 4)})
                 self.current[agent] = accepted.instruction
@@ -538,7 +547,7 @@ class MASPO(Teleprompter):
         if self.on_decision is None:
             return
         what = "Δ metric" if not self.label_free else "global win rate - 0.5"
-        head = f"{agent} (round {round_}): "
+        head = f"{agent} (turn {len(self.turns_taken)}, round {round_}): "
         if isinstance(outcome, dict):
             self.on_decision(f"{head}refused on confirmation: {top.combined:.3f} on its minibatch, "
                              f"{outcome['second']:.3f} ({what} {outcome['second_global_delta']:+.3f}) on "
@@ -613,7 +622,8 @@ class MASPO(Teleprompter):
                 # date, number, or yes/no"; -0.033 on the compile's 100 training questions) stayed the best entry
                 # of the writer's history, and all 5 later writer candidates of that compile restated it.
                 self._history[agent].append(_pooled(top.instruction, [(top, n_first), *parts], top.partners))
-                refused = {"round": round_, "instruction": top.instruction, "first": round(top.combined, 4),
+                refused = {"round": round_, "turn": len(self.turns_taken), "instruction": top.instruction,
+                           "first": round(top.combined, 4),
                            "second": round(raced.combined, 4), "second_global_delta": round(raced.global_delta, 4),
                            "examples": done}
                 credit["refused"].append(refused)
@@ -675,7 +685,8 @@ class MASPO(Teleprompter):
         return final if p < JUDGED_ALPHA else dict(self._seed)
 
     def _log(self, agent, round_, step, children, top, refreshed):
-        record = {"agent": agent, "round": round_, "step": step, "refreshed": refreshed,
+        record = {"agent": agent, "round": round_, "turn": len(self.turns_taken), "step": step,
+                  "refreshed": refreshed,
                   "best_combined": top.combined, "best_instruction": top.instruction,
                   "candidates": [{"instruction": c.instruction, "combined": round(c.combined, 4),
                                   "levels": {k: round(v, 4) for k, v in c.levels.items()},
@@ -689,8 +700,8 @@ class MASPO(Teleprompter):
         agents = {}
         for name in self.agents:
             c = credit[name]
-            agents[name] = {"turns": c["turns"], "candidates": c["candidates"], "lm_calls": c["lm_calls"],
-                            "accepted": c["accepted"],
+            agents[name] = {"turns": self.turns_taken.count(name), "candidates": c["candidates"],
+                            "lm_calls": c["lm_calls"], "accepted": c["accepted"],
                             "refused_on_confirmation": c["refused"],
                             "global_delta": round(sum(a["global_delta"] for a in c["accepted"]), 4),
                             "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
@@ -749,7 +760,7 @@ class Maspo(Recipe):
 
         def log(record: dict):
             if ctx.on_iteration:
-                ctx.on_iteration(f"{record['round']}-{record['agent']}-{record['step']}", record["best_combined"],
+                ctx.on_iteration(f"{record['turn']}-{record['agent']}-{record['step']}", record["best_combined"],
                                  {"step.json": record})
 
         if ctx.label_free:

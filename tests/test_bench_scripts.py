@@ -24,14 +24,16 @@ def test_the_report_prints_a_maspo_credit_report_old_and_new():
     from report import maspo_credit
 
     credit = {"turns": 3, "candidates": 11, "accepted": [{}, {}], "global_delta": 0.0417, "local_wins": 2,
-              "misalignment_rate": 0.0}
+              "misalignment_rate": 0.0, "lm_calls": 412}
     new = {"credit": {"researcher.hop": credit}, "judge_calls": 78, "rounds": 2, "stopped": "budget",
            "lm_calls": 540, "validation": {"seed": 0.38, "optimized": 0.504}}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": new}, "opro": {"optimizer_report": {}}}})
     assert "2 full rounds, stopped by budget, 540 LM calls, 78 judgments" in text
-    assert "| researcher.hop | 3 | 11 | 2 | — | +0.042 | 2 | 0.00 |" in text and "seed 0.380, optimized 0.504" in text
-    confirmed = {**new, "credit": {"researcher.hop": {**credit, "refused_on_confirmation": [{}]}}}
-    assert "| researcher.hop | 3 | 11 | 2 | 1 | +0.042 |" in maspo_credit({"compiles": {"m": {
+    assert "| researcher.hop | 3 | 11 | 412 | 2 | — | +0.042 | 2 | 0.00 |" in text
+    assert "seed 0.380, optimized 0.504" in text
+    before_calls = {k: v for k, v in credit.items() if k != "lm_calls"}  # reports before calls were per agent
+    confirmed = {**new, "credit": {"researcher.hop": {**before_calls, "refused_on_confirmation": [{}]}}}
+    assert "| researcher.hop | 3 | 11 | — | 2 | 1 | +0.042 |" in maspo_credit({"compiles": {"m": {
         "optimizer_report": confirmed}}})
     old = {k: v for k, v in new.items() if k not in ("rounds", "stopped", "lm_calls", "validation")}
     text = maspo_credit({"compiles": {"maspo": {"optimizer_report": old}}})

@@ -183,28 +183,73 @@ def test_with_max_calls_the_search_goes_on_for_rounds_until_the_calls_are_spent(
     assert report["rounds"] >= 2
 
 
+def _rules():
+    words = ["entity", "date", "place", "person", "title", "number", "author", "team", "river", "album"]
+    return [f"Name the {a} and the {b} of the {c}." for a in words for b in words for c in words if a != b != c]
+
+
 def test_equal_calls_gives_the_next_turn_to_the_agent_that_has_spent_the_fewest_calls(examples):
     # The searcher's candidates re-run both agents and are judged; the answerer's re-run one call each. In order,
     # every round gives each one turn; equal_calls gives the cheap answerer more turns, its calls catching up.
-    words = ["entity", "date", "place", "person", "title", "number", "author", "team", "river", "album"]
-    rules = [f"Name the {a} and the {b} of the {c}." for a in words for b in words for c in words if a != b != c]
-    reports = {}
+    reports, spent_before = {}, []
     for schedule in ("in_order", "equal_calls"):
-        maspo = MASPO(exact, prompt_model=ToyLM(rules), task_model=ToyLM(rules), depth=1, branch=2, beam_width=1,
-                      minibatch=4, rounds=10, max_calls=400, schedule=schedule)
+        maspo = MASPO(exact, prompt_model=ToyLM(_rules()), task_model=ToyLM(_rules()), depth=1, branch=2,
+                      beam_width=1, minibatch=4, rounds=10, max_calls=400, schedule=schedule)
+        if schedule == "equal_calls":
+            turn, credits = maspo._turn, {}
+
+            def recording_turn(student, agent, round_, batch, beams, negatives, credit, rng):
+                credits[agent] = credit  # the compile's own dict: its lm_calls grow after each turn
+                spent_before.append((agent, {a: c["lm_calls"] + maspo._idle[a] for a, c in credits.items()}))
+                return turn(student, agent, round_, batch, beams, negatives, credit, rng)
+
+            maspo._turn = recording_turn
         reports[schedule] = maspo.compile(Toy(), trainset=examples, valset=examples).optimizer_report
     in_order, equal = (reports[s] for s in ("in_order", "equal_calls"))
     assert in_order["turn_order"][:4] == ["searcher", "answerer"] * 2
+    assert equal["turn_order"][:2] == ["searcher", "answerer"]  # nothing spent yet: the program's order
+    for agent, spent in spent_before[2:]:  # then always the agent that had spent the fewest
+        assert spent[agent] == min(spent.values())
     turns = {s: {a: r["credit"][a]["turns"] for a in ("searcher", "answerer")} for s, r in reports.items()}
     assert abs(turns["in_order"]["searcher"] - turns["in_order"]["answerer"]) <= 1
     assert turns["equal_calls"]["answerer"] > turns["equal_calls"]["searcher"] + 1
     calls = {s: {a: r["credit"][a]["lm_calls"] for a in ("searcher", "answerer")} for s, r in reports.items()}
     assert calls["in_order"]["searcher"] > 1.5 * calls["in_order"]["answerer"]  # the upstream agent costs more
     assert calls["equal_calls"]["answerer"] > calls["in_order"]["answerer"]
-    for report in reports.values():  # every counted call of the search is some agent's
-        assert sum(c["lm_calls"] for c in report["credit"].values()) <= report["lm_calls"]
+    for report in reports.values():  # every call but the probe's run (2 calls) is some agent's turn's
+        assert not any(c["accepted"] for c in report["credit"].values())  # so no final check ran
+        assert sum(c["lm_calls"] for c in report["credit"].values()) == report["lm_calls"] - 2
+    # a beam step's cost (a proposal, 2 children) is estimated from the agent's own candidates: 4 examples at 1
+    # call each, or at 2 (these rules leave the query as it was: no judgment)
+    assert maspo._step_calls("answerer", 1) == 1 + 2 * 4
+    assert maspo._step_calls("searcher", 1) == 1 + 2 * 8
     with pytest.raises(ValueError, match="equal_calls"):
         MASPO(exact, schedule="cheapest")
+
+
+class DryAnswererLM(ToyLM):
+    """The answerer's proposer only ever writes one instruction; the searcher's, a new rule every time."""
+
+    @with_callbacks
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        if len(messages) == 1 and "the agent 'answerer'" in messages[0]["content"]:
+            self.meta_prompts.append(messages[0]["content"])
+            return ["[Answer plainly.]"]
+        return super().__call__(prompt, messages, **kwargs)
+
+
+def test_equal_calls_does_not_give_every_turn_to_an_agent_that_proposes_nothing_new(examples):
+    # A turn with nothing new to score costs the answerer only its proposer's calls: uncharged, it would stay the
+    # agent with the fewest calls, take every turn, and the search would stop after two such rounds.
+    reports = {}
+    for schedule in ("in_order", "equal_calls"):
+        lm = DryAnswererLM(_rules())
+        maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, rounds=10,
+                      max_calls=2000, schedule=schedule)
+        reports[schedule] = maspo.compile(Toy(), trainset=examples, valset=examples).optimizer_report
+    for report in reports.values():
+        assert report["stopped"] == "rounds" and report["rounds"] == 10
+        assert report["credit"]["searcher"]["turns"] >= 8 and report["credit"]["searcher"]["candidates"] >= 15
 
 
 def test_a_minibatch_is_run_once_per_set_of_prompts_across_turns(examples):
@@ -297,6 +342,7 @@ def test_a_single_agent_program_is_refused():
 
     with pytest.raises(UserError, match="two or more agents"):
         Maspo().plan(PRESETS["medium"], 100, 50, 1)
+    assert Maspo().plan(PRESETS["medium"], 100, 50, 2).params["schedule"] == "equal_calls"  # compile.py's
 
 
 def _batches(examples, minibatch=4):
@@ -345,7 +391,7 @@ def test_a_candidate_ahead_at_every_check_of_the_race_is_accepted_with_all_its_s
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
     [accepted] = credit["accepted"]  # on 12 examples: the minibatch and both race minibatches
     assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)
-    assert lines[0].startswith("searcher (round 1): accepted")
+    assert lines[0].startswith("searcher (turn 1, round 1): accepted")
 
 
 class AnswerLM(SplitLM):
@@ -386,7 +432,7 @@ def test_a_last_agents_candidate_level_on_its_minibatch_is_raced_on_other_questi
     assert not credit["searcher"]["refused_on_confirmation"] and not credit["searcher"]["accepted"]
     if accepted:
         assert credit["answerer"]["accepted"][0]["global_delta"] == round(8 / 12, 4)  # 0 on 4, +1 on 8
-        assert lines == [lines[0]] and lines[0].startswith("answerer (round 1): accepted")
+        assert lines == [lines[0]] and lines[0].startswith("answerer (turn 2, round 1): accepted")
     elif confirm:
         [refused] = credit["answerer"]["refused_on_confirmation"]
         assert refused["examples"] == 4 and refused["second_global_delta"] == 0.0
@@ -446,8 +492,8 @@ def test_a_win_on_one_minibatch_that_a_second_reverses_is_refused():
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" not in program.searcher.signature.instructions and not credit["accepted"]
     [refused] = credit["refused_on_confirmation"]  # once: a refused candidate leaves the beam, not confirmed again
-    assert lines == ["searcher (round 1): refused on confirmation: 0.800 on its minibatch, 0.200 (Δ metric -1.000) "
-                     "on 4 other examples"]
+    assert lines == ["searcher (turn 1, round 1): refused on confirmation: 0.800 on its minibatch, 0.200 "
+                     "(Δ metric -1.000) on 4 other examples"]
     assert refused["first"] == pytest.approx(0.8) and refused["second_global_delta"] == -1.0
     # Without the confirmation the same search accepts it.
     lm = SplitLM(["GOOD: name the entity.", "Answer plainly."], {"right": first, "plain": second})
@@ -494,7 +540,7 @@ def test_a_win_the_second_minibatch_confirms_is_accepted_with_the_pooled_scores(
     credit = program.optimizer_report["credit"]["searcher"]
     assert "GOOD" in program.searcher.signature.instructions and not credit["refused_on_confirmation"]
     [line] = lines  # the answerer's "Answer plainly." is level on its minibatch, but wrote the same: not raced
-    assert line.startswith("searcher (round 1): accepted, combined 0.800, Δ metric +1.000: ") and "GOOD" in line
+    assert line.startswith("searcher (turn 1, round 1): accepted, combined 0.800, Δ metric +1.000: ") and "GOOD" in line
     [accepted] = credit["accepted"]
     assert accepted["global_delta"] == 1.0 and accepted["combined"] == pytest.approx(0.8)  # on 8 examples
 
