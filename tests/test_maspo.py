@@ -252,6 +252,19 @@ def test_equal_calls_does_not_give_every_turn_to_an_agent_that_proposes_nothing_
         assert report["credit"]["searcher"]["turns"] >= 8 and report["credit"]["searcher"]["candidates"] >= 15
 
 
+def test_a_candidate_behind_the_current_prompt_is_no_parent_of_the_next_step(examples):
+    # The bait wins locally and loses the final answers (combined 0.4): the next step proposes from the seed
+    # alone, not from the bait as well. A level candidate ("Search well.": the same queries) stays a parent.
+    lm = ToyLM(["BAIT: write fancy queries.", "Search well.", "GOOD: name the entity."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=3, branch=1, beam_width=2, minibatch=4, patience=3,
+                  proposal="rewrite", rounds=1)
+    maspo.compile(Toy(), trainset=examples)
+    searcher = [m for m in lm.meta_prompts if "the agent 'searcher'" in m]
+    parents = [m.split('Its current instruction:\n"""', 1)[1].split('"""', 1)[0] for m in searcher]
+    assert parents == [Search.instructions, Search.instructions, Search.instructions, "Search well."]
+    assert not any("BAIT" in parent for parent in parents)
+
+
 def test_a_minibatch_is_run_once_per_set_of_prompts_across_turns(examples):
     # Nothing is ever accepted (the answerer's rules tie, the searcher's bait loses): every turn after the first
     # of each agent finds the prompts unchanged and reuses its minibatch's runs.
