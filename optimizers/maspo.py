@@ -355,8 +355,8 @@ class MASPO(Teleprompter):
         rng = random.Random(self.seed)
         lm = self.task_model or dspy.settings.lm
         self._start(student)
-        self.turns: list[dict] = []
-        self.turns_taken: list[str] = []  # the agent of each turn, in order
+        self.steps: list[dict] = []  # a record per beam step, as logged
+        self.turn_order: list[str] = []  # the agent of each turn, in order
         credit = {n: {"accepted": [], "candidates": 0, "local_wins": 0, "misaligned": 0, "refused": [], "lm_calls": 0}
                   for n in self._seed}
         # How far a candidate's combined score must beat the incumbent's 0.5 to replace it. With labels and a
@@ -397,16 +397,12 @@ class MASPO(Teleprompter):
             for round_ in range(1, self.rounds + 1):
                 for k in range(len(self.agents)):
                     agent = self._next_agent(credit, k)
-                    before = credit[agent]["candidates"], self._meter.calls
+                    candidates_before, calls_before = credit[agent]["candidates"], self._meter.calls
                     self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
-                    credit[agent]["lm_calls"] += self._meter.calls - before[1]
-                    dry[agent] = dry[agent] + 1 if credit[agent]["candidates"] == before[0] else 0
-                    if dry[agent]:
-                        # equal_calls: a turn that proposed nothing new costs only the proposer's calls, so an agent
-                        # whose proposals the filters all drop would take every turn. It is charged up to what the
-                        # others have spent, so each of them takes a turn before its next one.
-                        self._idle[agent] = max(self._idle[agent], 0.5 + max(
-                            self._spent(credit, a) for a in self.agents if a != agent) - credit[agent]["lm_calls"])
+                    credit[agent]["lm_calls"] += self._meter.calls - calls_before
+                    dry[agent] = dry[agent] + 1 if credit[agent]["candidates"] == candidates_before else 0
+                    if dry[agent] and self.schedule == "equal_calls":
+                        self._wait_for_others(credit, agent)
                     if self.stopped == "budget":
                         break
                 if self.stopped == "budget":
@@ -435,6 +431,13 @@ class MASPO(Teleprompter):
 
     def _spent(self, credit: dict, agent: str) -> float:
         return credit[agent]["lm_calls"] + self._idle[agent]
+
+    def _wait_for_others(self, credit: dict, agent: str) -> None:
+        """equal_calls, after a turn that proposed nothing new: such a turn costs only the proposer's calls, so an
+        agent whose proposals the filters all drop would take every turn. It is charged up to what the others have
+        spent, so each of them takes a turn before its next one."""
+        others = max(self._spent(credit, a) for a in self.agents if a != agent)
+        self._idle[agent] = max(self._idle[agent], 0.5 + others - credit[agent]["lm_calls"])
 
     def _start(self, student) -> None:
         """The search's state before any LM call: the seed prompts, and nothing tried or counted yet."""
@@ -481,7 +484,7 @@ class MASPO(Teleprompter):
         if not self._affords(len(examples) * self._run_calls + self._step_calls(agent, 1)):
             self.stopped = "budget"
             return
-        self.turns_taken.append(agent)
+        self.turn_order.append(agent)
         base_runs = self._base_runs(student, examples)
         incumbent = Scored(self.current[agent], 0.5, {"local": 0.5, "lookahead": 0.5, "global": 0.5}, 0.0,
                            partners=self.partner_version)
@@ -536,7 +539,7 @@ class MASPO(Teleprompter):
                 # same examples (researcher_writer: one researcher rule refused in 4 turns running).
                 beams[agent] = [s for s in beam if s is not top]
             else:
-                credit["accepted"].append({"round": round_, "turn": len(self.turns_taken),
+                credit["accepted"].append({"round": round_, "turn": len(self.turn_order),
                                            "instruction": accepted.instruction,
                                            "combined": round(accepted.combined, 4), "levels": accepted.levels,
                                            "global_delta": round(accepted.global_delta, 4)})
@@ -557,7 +560,7 @@ class MASPO(Teleprompter):
         if self.on_decision is None:
             return
         what = "Δ metric" if not self.label_free else "global win rate - 0.5"
-        head = f"{agent} (turn {len(self.turns_taken)}, round {round_}): "
+        head = f"{agent} (turn {len(self.turn_order)}, round {round_}): "
         if isinstance(outcome, dict):
             self.on_decision(f"{head}refused on confirmation: {top.combined:.3f} on its minibatch, "
                              f"{outcome['second']:.3f} ({what} {outcome['second_global_delta']:+.3f}) on "
@@ -632,7 +635,7 @@ class MASPO(Teleprompter):
                 # date, number, or yes/no"; -0.033 on the compile's 100 training questions) stayed the best entry
                 # of the writer's history, and all 5 later writer candidates of that compile restated it.
                 self._history[agent].append(_pooled(top.instruction, [(top, n_first), *parts], top.partners))
-                refused = {"round": round_, "turn": len(self.turns_taken), "instruction": top.instruction,
+                refused = {"round": round_, "turn": len(self.turn_order), "instruction": top.instruction,
                            "first": round(top.combined, 4),
                            "second": round(raced.combined, 4), "second_global_delta": round(raced.global_delta, 4),
                            "examples": done}
@@ -695,14 +698,14 @@ class MASPO(Teleprompter):
         return final if p < JUDGED_ALPHA else dict(self._seed)
 
     def _log(self, agent, round_, step, children, top, refreshed):
-        record = {"agent": agent, "round": round_, "turn": len(self.turns_taken), "step": step,
+        record = {"agent": agent, "round": round_, "turn": len(self.turn_order), "step": step,
                   "refreshed": refreshed,
                   "best_combined": top.combined, "best_instruction": top.instruction,
                   "candidates": [{"instruction": c.instruction, "combined": round(c.combined, 4),
                                   "levels": {k: round(v, 4) for k, v in c.levels.items()},
                                   "global_delta": round(c.global_delta, 4), "misaligned": len(c.misaligned)}
                                  for c in children]}
-        self.turns.append(record)
+        self.steps.append(record)
         if self.on_iteration:
             self.on_iteration(record)
 
@@ -710,7 +713,7 @@ class MASPO(Teleprompter):
         agents = {}
         for name in self.agents:
             c = credit[name]
-            agents[name] = {"turns": self.turns_taken.count(name), "candidates": c["candidates"],
+            agents[name] = {"turns": self.turn_order.count(name), "candidates": c["candidates"],
                             "lm_calls": c["lm_calls"], "accepted": c["accepted"],
                             "refused_on_confirmation": c["refused"],
                             "global_delta": round(sum(a["global_delta"] for a in c["accepted"]), 4),
@@ -720,7 +723,7 @@ class MASPO(Teleprompter):
                 "validation": self.validation, "judge_calls": self._judge.calls, "label_free": self.label_free,
                 "weights": list(self.weights), "rounds": self.rounds_done, "stopped": self.stopped, "gate": self.gate,
                 "lm_calls": self._meter.calls, "max_calls": self.max_calls, "schedule": self.schedule,
-                "turn_order": self.turns_taken, "steps": self.turns}
+                "turn_order": self.turn_order, "steps": self.steps}
 
 
 # --- the compile.py recipe -------------------------------------------------------------------------------------
