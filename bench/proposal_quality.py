@@ -14,8 +14,9 @@ metric level only: no judge calls). Reported per variant: each proposal's paired
 the seed, their median and mean, and how many are above the seed. `--edit` files score as reference rows
 (OPRO's shipped instruction, say), on the same questions.
 
-Variants: `failures` (MASPO's default meta-prompt), `successes=N` (N cases the seed got right shown after the
-failures), `no-feedback` (the metric's feedback lines left out), `opro` (OPRO's first step for the agent on the same
+Variants: `failures` (MASPO's meta-prompt, any length), `successes=N` (N cases the seed got right shown after the
+failures), `no-feedback` (the metric's feedback lines left out), `max-words=N` (instructions of at most N words asked
+for, longer ones dropped: MASPO's `max_words`), `opro` (OPRO's first step for the agent on the same
 minibatch: the seed's score, 3 exemplars with their expected outputs, 8 tip-led rewrites). The same seed draws the
 same cases for each.
 Writes bench/results/proposal_quality-<program>-<agent>.json (or --out).
@@ -47,7 +48,9 @@ def variant_options(name: str) -> dict:
         return {"successes_shown": int(value or 1)}
     if kind == "no-feedback":
         return {"feedback_metric": None}
-    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N, no-feedback or opro")
+    if kind == "max-words":
+        return {"max_words": int(value or 40)}
+    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N, no-feedback, max-words=N or opro")
 
 
 def main():
@@ -58,7 +61,8 @@ def main():
     p.add_argument("--agent-model", action="append", default=[], metavar="AGENT=MODEL")
     p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--agent", required=True, help="the predictor whose instruction is proposed, e.g. writer.write")
-    p.add_argument("--variant", action="append", default=[], help="failures | successes=N | no-feedback | opro")
+    p.add_argument("--variant", action="append", default=[],
+                   help="failures | successes=N | no-feedback | max-words=N | opro")
     p.add_argument("--proposals", type=int, default=8, help="proposals asked for per variant")
     p.add_argument("--score-size", type=int, default=24,
                    help="training questions each proposal is scored on (0: count what the filters keep, no scoring)")
@@ -141,8 +145,9 @@ def main():
                 base = m._base_runs(student, minibatch)
                 meta[name] = m._meta_prompt(student, args.agent, m.current[args.agent], minibatch, base, [],
                                             "rewrite", random.Random(args.optimizer_seed))  # the first one's
-                proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [], set(),
-                                        random.Random(args.optimizer_seed))
+                # The seed is tried, as in a compile: a proposal that gives it back is dropped as a near copy.
+                proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [],
+                                        {m.current[args.agent]}, random.Random(args.optimizer_seed))
                 dropped[name] = dict(m._proposer.dropped)
             print(f"{name}: {len(proposals)} proposals; dropped: {dropped[name] or 'none'}", file=sys.stderr,
                   flush=True)

@@ -190,10 +190,11 @@ class Proposer:
         return texts
 
     def instructions(self, prompt: str, n: int, exclude=frozenset(), extend: str | None = None,
-                     tips: bool = False, fields=None, program: str | None = None, inputs=()) -> list[str]:
+                     tips: bool = False, fields=None, program: str | None = None, inputs=(),
+                     max_words: int | None = None) -> list[str]:
         """Up to n new instructions (read from the replies by `proposed`), none a near copy of another or of
         `exclude`, none `unusable` for a step with these `fields` in a program so described, shown these example
-        `inputs`.
+        `inputs`, none longer than `max_words` words (the whole instruction, an extended one included).
 
         With `extend`, each reply is one sentence appended to that instruction (a minimal edit) instead of a
         whole new instruction."""
@@ -201,7 +202,8 @@ class Proposer:
         for text in self.sample(prompt, n, tips=tips):
             proposal = proposed(text)
             instruction = f"{extend.rstrip()} {proposal}" if extend is not None else proposal
-            why = self._why_dropped(proposal, instruction, extend, fields, program, inputs, [*exclude, *out])
+            why = self._why_dropped(proposal, instruction, extend, fields, program, inputs, [*exclude, *out],
+                                    max_words)
             if why:
                 self.dropped[why] += 1
             else:
@@ -209,10 +211,13 @@ class Proposer:
         return out
 
     @staticmethod
-    def _why_dropped(proposal: str, instruction: str, extend, fields, program, inputs, taken) -> str | None:
+    def _why_dropped(proposal: str, instruction: str, extend, fields, program, inputs, taken,
+                     max_words: int | None = None) -> str | None:
         """Why a sample's proposal is not returned (None: it is), in the order the filters apply."""
         if not proposal:
             return "no instruction found"
+        if max_words is not None and len(instruction.split()) > max_words:
+            return "too long"
         if extend is not None and near_copy(proposal, extend, 0.6):
             return "the instruction given back"  # instead of a sentence to add
         if why := why_unusable(proposal, fields, program, inputs):

@@ -713,3 +713,25 @@ def test_the_proposer_is_told_the_programs_whole_docstring_on_one_line(examples)
     # It was cut at the docstring's first line break ("… then the answerer").
     assert lm.meta_prompts[0].startswith("A searcher writes a query, then the answerer answers with the shortest "
                                          "span.\n\nA second paragraph.\n\n")
+
+
+def test_with_max_words_the_proposer_is_asked_for_short_instructions_and_a_longer_one_is_not_scored(examples):
+    seed = Search.instructions  # 7 words
+    lm = ToyLM(["GOOD: name the entity in the question, and write nothing else in the query.", "be brief.",
+                "Answer plainly.", "Answer briefly."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+                  proposal="mixed", max_words=12)
+    report = maspo.compile(Toy(), trainset=examples).optimizer_report
+    searched = [c["instruction"] for s in report["steps"] if s["agent"] == "searcher" for c in s["candidates"]]
+    assert searched == [f"{seed} be brief."]  # the 14-word rewrite was dropped unscored
+    assert maspo._proposer.dropped["too long"] == 1
+    rewrite, rule = lm.meta_prompts[:2]
+    assert "Use at most 12 words." in rewrite and "ONE sentence of at most 5 words" in rule  # 12 less the seed's 7
+
+
+def test_with_max_words_a_parent_with_no_room_for_a_rule_gets_rewrites_only(examples):
+    lm = ToyLM(["GOOD: name the entity.", "Search for the entity.", "Answer plainly.", "Answer briefly."])
+    MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4, patience=1,
+          proposal="mixed", max_words=8).compile(Toy(), trainset=examples)
+    searcher = [m for m in lm.meta_prompts if "agent 'searcher'" in m]
+    assert len(searcher) == 2 and all("Write a new instruction for this agent" in m for m in searcher)
