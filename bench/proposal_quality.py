@@ -14,10 +14,11 @@ metric level only: no judge calls). Reported per variant: each proposal's paired
 the seed, their median and mean, and how many are above the seed. `--edit` files score as reference rows
 (OPRO's shipped instruction, say), on the same questions.
 
-Variants: `failures` (MASPO's meta-prompt, any length), `successes=N` (N cases the seed got right shown after the
-failures), `no-feedback` (the metric's feedback lines left out), `max-words=N` (instructions of at most N words asked
-for, longer ones dropped: MASPO's `max_words`), `opro` (OPRO's first step for the agent on the same
-minibatch: the seed's score, 3 exemplars with their expected outputs, 8 tip-led rewrites). The same seed draws the
+Variants: `failures` (MASPO's meta-prompt, any length), `fresh` (MASPO's `fresh` proposals: rewrites asked as
+OPRO asks, the current instruction one scored entry among those tried), `successes=N` (N cases the seed got right
+shown after the failures), `no-feedback` (the metric's feedback lines left out), `max-words=N` (instructions of at
+most N words asked for, longer ones dropped: MASPO's `max_words`), `opro` (OPRO's first step for the agent on the
+same minibatch: the seed's score, 3 exemplars with their expected outputs, 8 tip-led rewrites). The same seed draws the
 same cases for each.
 Writes bench/results/proposal_quality-<program>-<agent>.json (or --out).
 """
@@ -44,13 +45,15 @@ def variant_options(name: str) -> dict:
     kind, _, value = name.partition("=")
     if kind in ("failures", "opro"):
         return {}
+    if kind == "fresh":
+        return {"proposal": "fresh"}
     if kind == "successes":
         return {"successes_shown": int(value or 1)}
     if kind == "no-feedback":
         return {"feedback_metric": None}
     if kind == "max-words":
         return {"max_words": int(value or 40)}
-    raise SystemExit(f"unknown variant {name!r}: use failures, successes=N, no-feedback, max-words=N or opro")
+    raise SystemExit(f"unknown variant {name!r}: use failures, fresh, successes=N, no-feedback, max-words=N or opro")
 
 
 def main():
@@ -62,7 +65,7 @@ def main():
     p.add_argument("--program-option", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--agent", required=True, help="the predictor whose instruction is proposed, e.g. writer.write")
     p.add_argument("--variant", action="append", default=[],
-                   help="failures | successes=N | no-feedback | max-words=N | opro")
+                   help="failures | fresh | successes=N | no-feedback | max-words=N | opro")
     p.add_argument("--proposals", type=int, default=8, help="proposals asked for per variant")
     p.add_argument("--score-size", type=int, default=24,
                    help="training questions each proposal is scored on (0: count what the filters keep, no scoring)")
@@ -98,9 +101,9 @@ def main():
     student = bind_agent_models(spec.make(cli.program_options(args)), pair.agent_lms)
 
     def optimizer(**extra) -> MASPO:
-        kw = {"feedback_metric": spec.feedback_metric, **extra}
+        kw = {"feedback_metric": spec.feedback_metric, "proposal": "mixed", **extra}
         m = MASPO(spec.metric, prompt_model=pair.prompt, task_model=pair.task, seed=args.optimizer_seed,
-                  branch=args.proposals, proposal="mixed", **kw)
+                  branch=args.proposals, **kw)
         m._start(student)
         m._probe(student, minibatch[0])
         if args.agent not in m.agents:
@@ -143,8 +146,9 @@ def main():
             else:
                 m = optimizer(**options[name])
                 base = m._base_runs(student, minibatch)
+                kind = "fresh" if m.proposal == "fresh" else "rewrite"
                 meta[name] = m._meta_prompt(student, args.agent, m.current[args.agent], minibatch, base, [],
-                                            "rewrite", random.Random(args.optimizer_seed))  # the first one's
+                                            kind, random.Random(args.optimizer_seed))  # the first one's
                 # The seed is tried, as in a compile: a proposal that gives it back is dropped as a near copy.
                 proposals = m._children(student, args.agent, m.current[args.agent], minibatch, base, [],
                                         {m.current[args.agent]}, random.Random(args.optimizer_seed))

@@ -61,7 +61,7 @@ from optimizers.proposals import (CONTEXT_CHARS, Proposer, example_inputs, expec
 from optimizers.replay import Run, recording, run_all
 from programs.instructions import instructions_of, with_instructions
 
-PROPOSALS = ("add_rule", "rewrite", "mixed")
+PROPOSALS = ("add_rule", "rewrite", "mixed", "fresh")
 SCHEDULES = ("in_order", "equal_calls")  # who takes the next turn: see MASPO.__init__
 ASKS = {  # the meta-prompt's last line, per kind of proposal
     "add_rule": "Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes the cases "
@@ -69,6 +69,8 @@ ASKS = {  # the meta-prompt's last line, per kind of proposal
                 "new sentence, in square brackets.",
     "rewrite": "Write a new instruction for this agent that makes the program's final answers better, fixing the "
                "cases above. Write only the instruction, in square brackets.",
+    "fresh": "Write a new instruction for this agent that is different from all the instructions above and has a "
+             "score as high as possible. Write only the instruction, in square brackets.",
 }
 MIN_RULE_WORDS = 5  # with max_words: a parent leaving less room than this for an added rule gets rewrites only
 EMPTY_ROUNDS = 2  # with max_calls: the search stops once every agent's last this many turns proposed nothing new
@@ -135,6 +137,11 @@ class MASPO(Teleprompter):
         # each rewrite's prompt ends with a style tip (optimizers/proposals.py). mixed: per parent, half of the
         # children are rewrites and half added rules: appended rules alone left the 1.5B writer's answers unchanged
         # on most minibatches (researcher_writer at 600 calls: 5 of 11 writer candidates scored as the current one).
+        # fresh: tip-led rewrites asked as OPRO asks, the current instruction shown only as one scored entry in the
+        # list of those tried. Rewrites shown "Its current instruction" opened with it in 11 of 12 writer proposals
+        # and stayed near it (best +0.040 F1 on 24 questions), where OPRO's first step, on the same minibatch,
+        # spread from -0.2 to +0.140 (bench/proposal_quality.py, optimizer seed 3). Fresh proposals on that minibatch:
+        # median +0.043, best +0.143, 4 of 7 above the seed. compile.py's default.
         self.proposal = proposal
         # confirm: a turn's best replaces the agent's prompt only if it also wins on a second minibatch of other
         # examples. On one minibatch of 8 one flipped answer is +0.125: researcher_writer's MASPO
@@ -283,8 +290,11 @@ class MASPO(Teleprompter):
                      negatives: list[tuple[str, dict]], kind: str, rng: random.Random) -> str:
         sig = dict(student.named_predictors())[agent].signature
         lines = [program_description(student, self.task_description), "",
-                 f"{self._order_line()} {step_role('agent', agent, sig)}",
-                 "", "Its current instruction:", f'"""{parent}"""', ""]
+                 f"{self._order_line()} {step_role('agent', agent, sig)}", ""]
+        # A fresh proposal is shown the current instruction only as one scored entry among the others (OPRO's
+        # meta-prompt), not as the text to improve: see `proposal`.
+        lines += self._scored_lines(agent, base_runs) if kind == "fresh" else \
+            ["Its current instruction:", f'"""{parent}"""', ""]
         # The cases are drawn anew for each meta-prompt from the minibatch's imperfect runs (as OPRO's exemplars,
         # and GEPA's reflection minibatches), shown worst first. The worst three, ties in minibatch order, were the
         # same three every turn: all 9 researcher candidates of a researcher_writer compile were about the first
@@ -303,7 +313,8 @@ class MASPO(Teleprompter):
                               ("Cases the current program got right (an instruction must keep these right):", kept)):
             if shown:
                 lines += [header, *(line for ex, run in shown for line in self._case_lines(agent, ex, run)), ""]
-        lines += self._history_lines(agent)
+        if kind != "fresh":
+            lines += self._history_lines(agent)
         if negatives:
             lines.append("Instructions tried before whose output looked better than the current one's but made the "
                          "agents after it do worse (avoid what they did):")
@@ -352,13 +363,18 @@ class MASPO(Teleprompter):
     def _order_line(self) -> str:
         return f"The program's agents run in this order: {' -> '.join(self.agents)}."
 
+    def _scored_against_current(self, agent: str) -> dict[str, float]:
+        """The instructions already scored for this agent against its current one, with each one's global change."""
+        current = self.current[agent]
+        return {c.instruction: c.global_delta for c in self._history.get(agent, []) if c.incumbent == current}
+
     def _history_lines(self, agent: str) -> list[str]:
         """The instructions already scored for this agent against its current one, with the change each made to the
         final answers (on its minibatch, or, for one the race refused, on all the questions it met): worst first,
         the best last, nearest where the proposer writes (OPRO's order). An added rule is shown as the rule alone,
         after the current instruction."""
         current = self.current[agent]
-        tried = {c.instruction: c.global_delta for c in self._history.get(agent, []) if c.incumbent == current}
+        tried = self._scored_against_current(agent)
         if not tried or not self.history_shown:
             return []
         shown = sorted(tried.items(), key=lambda item: item[1])[-self.history_shown:]
@@ -371,6 +387,22 @@ class MASPO(Teleprompter):
                 if instruction.startswith(current) else f"\"{instruction}\""
             lines.append(f"- {text[:300]}: {delta:+.3f}")
         lines.append("Write something that would score higher than all of them; do not repeat what lost.")
+        return [*lines, ""]
+
+    def _scored_lines(self, agent: str, base_runs: list[Run]) -> list[str]:
+        """For a fresh proposal: the current instruction and those already scored against it, each with a score,
+        worst first (OPRO's list). With labels a score is 100 x the final answers' mean metric: the current one's on
+        this minibatch, another's that plus the change it made where it was tried. Label-free it is how often the
+        judge preferred its final answers to the current one's, in percent (the current one at 50)."""
+        scores = [run.score for run in base_runs if run.score is not None]
+        base = 0.5 if self.label_free or not scores else sum(scores) / len(scores)
+        tried = {**self._scored_against_current(agent), self.current[agent]: 0.0}
+        shown = sorted(tried.items(), key=lambda item: item[1])[-max(self.history_shown, 1):]
+        what = "how often a judge preferred the program's final answers with it, in percent" if self.label_free \
+            else "the program's final answers' score with it, 0 to 100"
+        lines = [f"Instructions for this agent with their scores ({what}), in ascending order: higher is better."]
+        for instruction, delta in shown:
+            lines += ["", "text:", instruction[:600], "score:", f"{100 * (base + delta):.0f}"]
         return [*lines, ""]
 
     # --- the search ---------------------------------------------------------------------------------------
@@ -669,8 +701,9 @@ class MASPO(Teleprompter):
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried, rng) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
-                 "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2}}[self.proposal]
-        if self.max_words is not None and self._room(parent) < MIN_RULE_WORDS:  # no room left for a rule
+                 "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2},
+                 "fresh": {"fresh": self.branch}}[self.proposal]
+        if "add_rule" in kinds and self.max_words is not None and self._room(parent) < MIN_RULE_WORDS:  # no room
             kinds = {"rewrite": self.branch}
         out = []
         program = program_description(student, self.task_description)
@@ -686,7 +719,7 @@ class MASPO(Teleprompter):
             meta = self._meta_prompt(student, agent, parent, examples, base_runs, negatives, kind, rng)
             out += self._proposer.instructions(meta, n, exclude=[*tried, *out],
                                                extend=parent if kind == "add_rule" else None,
-                                               tips=kind == "rewrite", fields=sig.fields,
+                                               tips=kind != "add_rule", fields=sig.fields,
                                                program=program, inputs=shown, max_words=self.max_words)
         return out
 
@@ -788,7 +821,7 @@ class Maspo(Recipe):
         rounds = MAX_ROUNDS if budget.max_calls else 1
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
-                     "proposal": "mixed", "confirm": True, "max_calls": budget.max_calls, "cost_matched": False,
+                     "proposal": "fresh", "confirm": True, "max_calls": budget.max_calls, "cost_matched": False,
                      "history_shown": 8, "race": RACE, "schedule": "equal_calls"},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))

@@ -735,3 +735,19 @@ def test_with_max_words_a_parent_with_no_room_for_a_rule_gets_rewrites_only(exam
           proposal="mixed", max_words=8).compile(Toy(), trainset=examples)
     searcher = [m for m in lm.meta_prompts if "agent 'searcher'" in m]
     assert len(searcher) == 2 and all("Write a new instruction for this agent" in m for m in searcher)
+
+
+def test_fresh_proposals_see_the_current_instruction_only_as_one_scored_entry_among_those_tried(examples):
+    seed = Search.instructions
+    lm = ToyLM(["BAIT: write fancy queries.", "GOOD: name the entity."])
+    maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=2, branch=2, beam_width=1, minibatch=4, patience=2,
+                  proposal="fresh")
+    maspo.compile(Toy(), trainset=examples)
+    searcher = [m for m in lm.meta_prompts if "agent 'searcher'" in m]
+    first, second = searcher[0], searcher[2]  # each step samples its 2 children from one meta-prompt
+    assert "Its current instruction" not in first and "Instructions already tried" not in first
+    assert f"text:\n{seed}\nscore:\n100" in first  # the seed's final answers are all right on its minibatch
+    assert "different from all the instructions above" in first
+    assert not first.rstrip().endswith("square brackets.")  # a style tip follows, as OPRO's
+    # The next step lists the bait (every final answer wrong: 100 - 100) below the seed, worst first.
+    assert second.index("text:\nBAIT: write fancy queries.\nscore:\n0") < second.index(f"text:\n{seed}\nscore:\n100")
