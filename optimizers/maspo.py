@@ -138,10 +138,10 @@ class MASPO(Teleprompter):
         # children are rewrites and half added rules: appended rules alone left the 1.5B writer's answers unchanged
         # on most minibatches (researcher_writer at 600 calls: 5 of 11 writer candidates scored as the current one).
         # fresh: tip-led rewrites asked as OPRO asks, the current instruction shown only as one scored entry in the
-        # list of those tried. Rewrites shown "Its current instruction" opened with it in 11 of 12 writer proposals
-        # and stayed near it (best +0.040 F1 on 24 questions), where OPRO's first step, on the same minibatch,
-        # spread from -0.2 to +0.140 (bench/proposal_quality.py, optimizer seed 3). Fresh proposals on that minibatch:
-        # median +0.043, best +0.143, 4 of 7 above the seed. compile.py's default.
+        # list of those tried at or above it (`_scored_lines`). Rewrites shown "Its current instruction" opened with
+        # it in 11 of 12 writer proposals and stayed near it (best +0.040 F1 on 24 questions), where OPRO's first
+        # step, on the same minibatch, spread from -0.117 to +0.140 (bench/proposal_quality.py, optimizer seed 3).
+        # Fresh proposals on that minibatch: median +0.043, best +0.143, 4 of 7 above the seed. compile.py's default.
         self.proposal = proposal
         # confirm: a turn's best replaces the agent's prompt only if it also wins on a second minibatch of other
         # examples. On one minibatch of 8 one flipped answer is +0.125: researcher_writer's MASPO
@@ -390,13 +390,19 @@ class MASPO(Teleprompter):
         return [*lines, ""]
 
     def _scored_lines(self, agent: str, base_runs: list[Run]) -> list[str]:
-        """For a fresh proposal: the current instruction and those already scored against it, each with a score,
-        worst first (OPRO's list). With labels a score is 100 x the final answers' mean metric: the current one's on
-        this minibatch, another's that plus the change it made where it was tried. Label-free it is how often the
-        judge preferred its final answers to the current one's, in percent (the current one at 50)."""
+        """For a fresh proposal: the current instruction and those already scored at or above it, each with a
+        score, worst first (OPRO's list). With labels a score is 100 x the final answers' mean metric: the current
+        one's on this minibatch, another's that plus the change it made where it was tried. Label-free it is how
+        often the judge preferred its final answers to the current one's, in percent (the current one at 50).
+
+        The losers are left out: shown them, the 1.5B proposer rewrote them. In a researcher_writer compile (optimizer
+        seed 3, losers listed), 16 of the writer's 17 fresh candidates after its first turn restated its first one
+        ("Given a question and two passages, write the answer … by extracting the relevant information …", -0.105
+        F1 on its minibatch), all but one of them -0.07 to -0.22 on theirs."""
         scores = [run.score for run in base_runs if run.score is not None]
         base = 0.5 if self.label_free or not scores else sum(scores) / len(scores)
-        tried = {**self._scored_against_current(agent), self.current[agent]: 0.0}
+        tried = {**{i: d for i, d in self._scored_against_current(agent).items() if d >= 0},
+                 self.current[agent]: 0.0}
         shown = sorted(tried.items(), key=lambda item: item[1])[-max(self.history_shown, 1):]
         what = "how often a judge preferred the program's final answers with it, in percent" if self.label_free \
             else "the program's final answers' score with it, 0 to 100"

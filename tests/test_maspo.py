@@ -749,5 +749,7 @@ def test_fresh_proposals_see_the_current_instruction_only_as_one_scored_entry_am
     assert f"text:\n{seed}\nscore:\n100" in first  # the seed's final answers are all right on its minibatch
     assert "different from all the instructions above" in first
     assert not first.rstrip().endswith("square brackets.")  # a style tip follows, as OPRO's
-    # The next step lists the bait (every final answer wrong: 100 - 100) below the seed, worst first.
-    assert second.index("text:\nBAIT: write fancy queries.\nscore:\n0") < second.index(f"text:\n{seed}\nscore:\n100")
+    # The next step lists the instruction level with the seed before it (worst first), and not the bait, which
+    # lost every final answer: a small proposer rewrites what it is shown.
+    assert second.index("text:\nGOOD: name the entity.\nscore:\n100") < second.index(f"text:\n{seed}\nscore:\n100")
+    assert "text:\nBAIT" not in second
