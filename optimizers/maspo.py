@@ -25,11 +25,12 @@ output alone. The agents are the program's predictors, in the order the program 
   `cost_matched`, each agent's minibatch is `minibatch` whole runs' worth of its candidates'
   re-runs (a last agent with one of two calls gets twice the examples). The agent's proposer sees the
   instructions already scored for it, with the change each made to the final answers (`history_shown`, OPRO's
-  trajectory). A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
-  best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on
-  the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a race (`race`
-  minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one leaves the
-  beam. With `confirm`, a candidate of an agent compared by the metric alone that is exactly level on its
+  trajectory); with `proposal="fresh"` (compile.py's), as OPRO's scored list, in which the current instruction is
+  one entry, not the text to improve. A beam carried to an agent's next turn is re-scored when its partners
+  changed since. A turn's best replaces the agent's prompt if it beats the current one (`_wins`: with labels,
+  also a higher metric on the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a
+  race (`race` minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one
+  leaves the beam. With `confirm`, a candidate of an agent compared by the metric alone that is exactly level on its
   minibatch, with other output there, is raced too when nothing beat the current prompt (`_level`): 8 questions
   often hold none of the few a good instruction changes.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
