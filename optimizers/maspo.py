@@ -706,7 +706,8 @@ class MASPO(Teleprompter):
         return _pooled(top.instruction, [(top, n_first), *parts], top.partners)
 
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried, rng) -> list[str]:
-        """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, or half of each."""
+        """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, half of each, or fresh
+        rewrites (which see the parent only if it is the current instruction, in their scored list)."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2},
                  "fresh": {"fresh": self.branch}}[self.proposal]
