@@ -707,7 +707,7 @@ class MASPO(Teleprompter):
 
     def _children(self, student, agent, parent: str, examples, base_runs, negatives, tried, rng) -> list[str]:
         """Up to `branch` new instructions from one parent: added rules, tip-led rewrites, half of each, or fresh
-        rewrites (which see the parent only if it is the current instruction, in their scored list)."""
+        rewrites (which see the parent only as an entry of their scored list)."""
         kinds = {"add_rule": {"add_rule": self.branch}, "rewrite": {"rewrite": self.branch},
                  "mixed": {"rewrite": (self.branch + 1) // 2, "add_rule": self.branch // 2},
                  "fresh": {"fresh": self.branch}}[self.proposal]
