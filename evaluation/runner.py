@@ -158,10 +158,15 @@ def evaluate(program, examples: list, metrics: dict, *, threads: int = 1, max_er
         if threads <= 1:
             results = [run_one(ex) for ex in examples]
         else:
-            with ThreadPoolExecutor(max_workers=threads) as pool:
+            pool = ThreadPoolExecutor(max_workers=threads)
+            try:
                 # Each task gets a copy of the caller's context, so DSPy settings (LM, adapter) carry over.
                 futures = [pool.submit(contextvars.copy_context().run, run_one, ex) for ex in examples]
                 results = [f.result() for f in futures]
+            finally:
+                # After Ctrl-C, a kill or a stopping error, the examples not yet started are dropped and only those
+                # under way finish: leaving the pool as `with` does ran every queued example first (tests/test_cli.py).
+                pool.shutdown(wait=False, cancel_futures=True)
     finally:
         bar.close()
     return RunResult(results, time.perf_counter() - start, list(metrics))

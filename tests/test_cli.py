@@ -1,11 +1,15 @@
-"""The commands as a user runs them: bad input ends in one `error:` line and exit status 2, before any work."""
+"""The commands as a user runs them: bad input ends in one `error:` line and exit status 2, before any work; an
+interrupt ends in exit status 130 without running the examples still queued."""
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import subprocess_env
+import pytest
+
+from tests.conftest import ctrl_c_enabled, subprocess_env, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,3 +74,50 @@ def test_program_options_are_read_as_json_values_or_strings():
             assert message in str(exc)
         else:
             raise AssertionError(f"{bad} must be refused")
+
+
+# Twenty slow examples on two threads, each writing its name to a file as it starts, behind cli.main_guard (as
+# compile.py and eval.py run): in eval.py's runner, and in the DSPy executor that optimizers' scorings use.
+SLOW_EXAMPLES = """
+import sys, time
+import dspy
+from cli import main_guard
+
+started = sys.argv[2]
+
+class Slow(dspy.Module):
+    def forward(self, question):
+        with open(started, "a") as f:
+            f.write(question + "\\n")
+        time.sleep(1)
+        return dspy.Prediction(answer="a")
+
+@main_guard
+def main():
+    examples = [dspy.Example(question=str(i), answer="a").with_inputs("question") for i in range(20)]
+    if sys.argv[1] == "evaluate":
+        from evaluation.runner import evaluate
+        evaluate(Slow(), examples, {"em": lambda ex, pred: 1.0}, threads=2, progress=False)
+    else:
+        from optimizers.replay import run_all
+        run_all(Slow(), examples, lambda ex, pred, trace=None: 1.0, jobs=2)
+
+main()
+"""
+
+
+@pytest.mark.parametrize("runner", ["evaluate", "run_all"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_an_interrupt_drops_the_queued_examples(tmp_path, runner, sig):
+    started = tmp_path / "started.txt"
+    log = open(tmp_path / "log.txt", "w+")
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_EXAMPLES, runner, str(started)], cwd=ROOT, stderr=log,
+                            env=subprocess_env(PYTHONPATH=ROOT), preexec_fn=ctrl_c_enabled)
+    wait_for(lambda: started.exists(), 60, "the first example", proc, log)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=60) == 130
+    # Those under way finish (two threads, and one more may have been picked up as the signal came); before, a
+    # kill or Ctrl-C in eval.py ran all 20 first.
+    assert len(started.read_text().split()) <= 4
+    log.seek(0)
+    assert log.read().strip().splitlines()[-1].startswith("interrupted:")
