@@ -12,7 +12,7 @@ import pytest
 
 from dspy.utils.callback import with_callbacks
 
-from optimizers.maspo import MASPO
+from optimizers.maspo import MASPO, Scored
 from optimizers.replay import recording
 
 
@@ -225,6 +225,57 @@ def test_equal_calls_gives_the_next_turn_to_the_agent_that_has_spent_the_fewest_
     assert maspo._step_calls("searcher", 1) == 1 + 2 * 8
     with pytest.raises(ValueError, match="equal_calls"):
         MASPO(exact, schedule="cheapest")
+
+
+class TitleLM(ToyLM):
+    """The answerer answers "43" (right, in `_title_examples`) when its instruction names a title, else "42"."""
+
+    @with_callbacks
+    def __call__(self, prompt=None, messages=None, **kwargs):
+        system = messages[0]["content"]
+        if len(messages) > 1 and "output_a" not in system and "Answer the question" in system.split("objective", 1)[-1]:
+            self.calls["answerer"] += 1
+            title = "title" in system.split("objective", 1)[-1]
+            return [f"[[ ## answer ## ]]\n{'43' if title else '42'}\n\n[[ ## completed ## ]]"]
+        return super().__call__(prompt, messages, **kwargs)
+
+
+def test_by_credit_gives_the_calls_to_the_agent_whose_candidates_raised_the_final_score():
+    # The searcher's rules never change its queries (no candidate of it moves the answers); an answerer rule that
+    # names a title makes every answer right. by_credit shares the calls by that: the searcher keeps a quarter of
+    # the answerer's share and still takes turns.
+    examples = [dspy.Example(question=f"question {i}?", answer="43").with_inputs("question") for i in range(8)]
+    reports = {}
+    for schedule in ("equal_calls", "by_credit"):
+        maspo = MASPO(exact, prompt_model=ToyLM(_rules()), task_model=TitleLM([]), depth=1, branch=2,
+                      beam_width=1, minibatch=4, rounds=10, max_calls=600, schedule=schedule)
+        reports[schedule] = maspo.compile(Toy(), trainset=examples).optimizer_report
+    credit = {s: r["credit"] for s, r in reports.items()}
+    assert credit["by_credit"]["answerer"]["accepted"], "a title rule raised the answers"
+    assert reports["equal_calls"]["shares"] == {"searcher": 1.0, "answerer": 1.0}
+    assert reports["by_credit"]["shares"] == {"searcher": 0.25, "answerer": 1.0}
+    share = {s: c["answerer"]["lm_calls"] / (c["answerer"]["lm_calls"] + c["searcher"]["lm_calls"])
+             for s, c in credit.items()}
+    assert share["equal_calls"] < 0.6 < 0.7 < share["by_credit"]
+    assert credit["by_credit"]["searcher"]["turns"] >= 2
+    for s in ("equal_calls", "by_credit"):
+        assert credit[s]["searcher"]["candidates"] and not any(
+            c["global_delta"] > 0 for step in reports[s]["steps"] if step["agent"] == "searcher"
+            for c in step["candidates"])
+
+
+def test_by_credit_shares():
+    maspo = MASPO(exact, schedule="by_credit")
+    maspo.agents = ["a", "b", "c"]
+    maspo._history = {"a": [Scored("x", 0.5, {}, 0.1), Scored("y", 0.4, {}, -0.2)], "b": [Scored("z", 0.5, {}, 0.0)],
+                      "c": []}
+    maspo._candidate_calls = {"a": [8, 8], "b": [2], "c": []}
+    # a: a mean rise of 0.05 (the loss counts as none) per 8 calls; b: none, so the floor; c: nothing scored yet
+    assert maspo._shares() == {"a": 1.0, "b": 0.25, "c": 1.0}
+    maspo._history["a"] = [Scored("y", 0.4, {}, -0.2)]
+    assert maspo._shares() == {"a": 1.0, "b": 1.0, "c": 1.0}, "no candidate raised the score: equal shares"
+    maspo._history = {"a": [Scored("x", 0.5, {}, 0.1)], "b": [Scored("z", 0.5, {}, 0.1)], "c": []}
+    assert maspo._shares() == {"a": 0.25, "b": 1.0, "c": 1.0}, "per call: b's candidates cost a quarter of a's"
 
 
 class DryAnswererLM(ToyLM):
