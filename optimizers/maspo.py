@@ -860,7 +860,7 @@ class Maspo(Recipe):
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
                      "proposal": "fresh", "confirm": True, "max_calls": budget.max_calls, "cost_matched": False,
-                     "history_shown": 8, "race": RACE, "schedule": "equal_calls"},
+                     "history_shown": 8, "race": RACE, "schedule": "by_credit"},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 

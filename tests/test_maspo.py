@@ -406,7 +406,7 @@ def test_a_single_agent_program_is_refused():
 
     with pytest.raises(UserError, match="two or more agents"):
         Maspo().plan(PRESETS["medium"], 100, 50, 1)
-    assert Maspo().plan(PRESETS["medium"], 100, 50, 2).params["schedule"] == "equal_calls"  # compile.py's
+    assert Maspo().plan(PRESETS["medium"], 100, 50, 2).params["schedule"] == "by_credit"  # compile.py's
 
 
 def _batches(examples, minibatch=4):
