@@ -89,9 +89,10 @@ def quiet_stdout(enabled: bool):
 
 def _terminate(signum, frame):
     """A plain `kill` ends like Ctrl-C: runs closed, nothing half-written. It goes through the SIGINT handler in
-    force, not straight to KeyboardInterrupt: DSPy's parallel executor installs one that cancels its queued jobs,
-    and without it every queued example still ran before the process could exit (a MASPO compile went on for
-    more than 10 s after `kill`; tests/test_cli.py)."""
+    force, not straight to KeyboardInterrupt: DSPy's parallel executor (optimizers' scorings with --threads above
+    1) installs one that cancels its queued jobs, and without it every queued example still ran before the process
+    could exit (tests/test_cli.py). An LM call under way finishes first either way: a handler runs between Python
+    steps, not inside llama.cpp's C code."""
     handler = signal.getsignal(signal.SIGINT)
     if callable(handler):
         handler(signal.SIGINT, frame)

@@ -164,8 +164,9 @@ def evaluate(program, examples: list, metrics: dict, *, threads: int = 1, max_er
                 futures = [pool.submit(contextvars.copy_context().run, run_one, ex) for ex in examples]
                 results = [f.result() for f in futures]
             finally:
-                # After Ctrl-C, a kill or a stopping error, the examples not yet started are dropped and only those
-                # under way finish: leaving the pool as `with` does ran every queued example first (tests/test_cli.py).
+                # After Ctrl-C, a kill or a stopping error (--threads above 1), the examples not yet started are
+                # dropped and only those under way finish: leaving the pool as `with` does ran every queued example
+                # first (tests/test_cli.py).
                 pool.shutdown(wait=False, cancel_futures=True)
     finally:
         bar.close()
