@@ -503,10 +503,12 @@ class MASPO(Teleprompter):
         if self.schedule == "in_order":
             return self.agents[k]
         shares = self._shares()
-        return min(self.agents, key=lambda a: self._spent(credit, a) / shares[a])
+        return min(self.agents, key=lambda a: self._load(credit, a, shares))
 
-    def _spent(self, credit: dict, agent: str) -> float:
-        return credit[agent]["lm_calls"] + self._idle[agent]
+    def _load(self, credit: dict, agent: str, shares: dict[str, float]) -> float:
+        """The calls an agent's turns have spent (with its charge for turns that proposed nothing new), for its
+        share: the schedule gives the next turn to the lowest."""
+        return (credit[agent]["lm_calls"] + self._idle[agent]) / shares[agent]
 
     def _shares(self) -> dict[str, float]:
         """Each agent's share of the calls, the most promising agent's 1 (all 1 but with by_credit): its
@@ -530,7 +532,7 @@ class MASPO(Teleprompter):
         calls, so an agent whose proposals the filters all drop would take every turn. It is charged up to what the
         others have spent (for its share), so each of them takes a turn before its next one."""
         shares = self._shares()
-        others = max(self._spent(credit, a) / shares[a] for a in self.agents if a != agent)
+        others = max(self._load(credit, a, shares) for a in self.agents if a != agent)
         self._idle[agent] = max(self._idle[agent], shares[agent] * (0.5 + others) - credit[agent]["lm_calls"])
 
     def _start(self, student) -> None:
@@ -541,7 +543,7 @@ class MASPO(Teleprompter):
         self._meter = LMMeter()  # this compile's LM calls, for max_calls
         self._tried: dict[str, set[str]] = {}
         self._history: dict[str, list[Scored]] = {name: [] for name in self._seed}  # every candidate scored
-        self._idle = dict.fromkeys(self._seed, 0.0)  # equal_calls: the charge for turns that proposed nothing new
+        self._idle = dict.fromkeys(self._seed, 0.0)  # the charge for turns that proposed nothing new (not in_order)
         self._base: dict[tuple, Run] = {}
 
     def _probe(self, student, example) -> Run:

@@ -110,14 +110,14 @@ main()
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
 def test_an_interrupt_drops_the_queued_examples(tmp_path, runner, sig):
     started = tmp_path / "started.txt"
-    log = open(tmp_path / "log.txt", "w+")
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_EXAMPLES, runner, str(started)], cwd=ROOT, stderr=log,
-                            env=subprocess_env(PYTHONPATH=ROOT), preexec_fn=ctrl_c_enabled)
-    wait_for(lambda: started.exists(), 60, "the first example", proc, log)
-    proc.send_signal(sig)
-    assert proc.wait(timeout=60) == 130
-    # Those under way finish (two threads, and one more may have been picked up as the signal came); before, a
-    # kill or Ctrl-C in eval.py ran all 20 first.
-    assert len(started.read_text().split()) <= 4
-    log.seek(0)
-    assert log.read().strip().splitlines()[-1].startswith("interrupted:")
+    with open(tmp_path / "log.txt", "w+") as log:
+        proc = subprocess.Popen([sys.executable, "-c", SLOW_EXAMPLES, runner, str(started)], cwd=ROOT, stderr=log,
+                                env=subprocess_env(PYTHONPATH=ROOT), preexec_fn=ctrl_c_enabled)
+        wait_for(lambda: started.exists(), 60, "the first example", proc, log)
+        proc.send_signal(sig)
+        assert proc.wait(timeout=60) == 130
+        # Those under way finish (two threads, and one more may have been picked up as the signal came); before, a
+        # kill or Ctrl-C in eval.py ran all 20 first.
+        assert len(started.read_text().split()) <= 4
+        log.seek(0)
+        assert log.read().strip().splitlines()[-1].startswith("interrupted:")

@@ -228,7 +228,7 @@ def test_equal_calls_gives_the_next_turn_to_the_agent_that_has_spent_the_fewest_
 
 
 class TitleLM(ToyLM):
-    """The answerer answers "43" (right, in `_title_examples`) when its instruction names a title, else "42"."""
+    """The answerer answers "43" (the gold answer in the test below) when its instruction names a title, else "42"."""
 
     @with_callbacks
     def __call__(self, prompt=None, messages=None, **kwargs):
@@ -256,7 +256,8 @@ def test_by_credit_gives_the_calls_to_the_agent_whose_candidates_raised_the_fina
     assert reports["by_credit"]["shares"] == {"searcher": 0.25, "answerer": 1.0}
     share = {s: c["answerer"]["lm_calls"] / (c["answerer"]["lm_calls"] + c["searcher"]["lm_calls"])
              for s, c in credit.items()}
-    assert share["equal_calls"] < 0.6 < 0.7 < share["by_credit"]
+    assert share["equal_calls"] < 0.6
+    assert share["by_credit"] > 0.7
     assert credit["by_credit"]["searcher"]["turns"] >= 2
     for s in ("equal_calls", "by_credit"):
         assert credit[s]["searcher"]["candidates"] and not any(
