@@ -67,6 +67,7 @@ from programs.instructions import instructions_of, with_instructions
 PROPOSALS = ("add_rule", "rewrite", "mixed", "fresh")
 SCHEDULES = ("in_order", "equal_calls", "by_credit")  # who takes the next turn: see MASPO.__init__
 CREDIT_FLOOR = 0.25  # by_credit: the least promising agent's share of calls, relative to the most promising one's
+CREDIT_PRIOR = 4  # by_credit: an agent's mean gain counts this many pseudo-candidates at the mean over all agents'
 ASKS = {  # the meta-prompt's last line, per kind of proposal
     "add_rule": "Write ONE short sentence to add to this agent's instruction: a concrete rule that fixes the cases "
                 "above and makes the program's final answers better. Do not repeat the instruction. Write only the "
@@ -512,19 +513,23 @@ class MASPO(Teleprompter):
 
     def _shares(self) -> dict[str, float]:
         """Each agent's share of the calls, the most promising agent's 1 (all 1 but with by_credit): its
-        candidates' mean rise of the final answers' score (`global_delta`, a loss counting as none) per LM call a
-        candidate cost, at least CREDIT_FLOOR of the best agent's; 1 for an agent with nothing scored yet, and
-        for all while no candidate has raised the score."""
+        candidates' mean rise of the final answers' score (`global_delta`, a loss counting as none), shrunk toward
+        the mean over every agent's candidates by CREDIT_PRIOR pseudo-candidates, per LM call a candidate cost; at
+        least CREDIT_FLOOR of the best agent's; 1 for an agent with nothing scored yet, and for all while no
+        candidate has raised the score. The shrinkage is why one lucky candidate does not take the budget: in a
+        seed-0 race draw, one researcher candidate's +0.017 against a writer with 4 candidates at 0 gave the
+        researcher the full share and the writer the floor; shrunk, the two are near level until more is scored."""
         if self.schedule != "by_credit":
             return dict.fromkeys(self.agents, 1.0)
-        gain = {}
-        for a in self.agents:
-            scored, calls = self._history[a], self._candidate_calls[a]
-            if scored and calls:
-                gain[a] = sum(max(s.global_delta, 0.0) for s in scored) / len(scored) / (sum(calls) / len(calls))
-        best = max(gain.values(), default=0.0)
-        if best <= 0:
+        rises = {a: [max(s.global_delta, 0.0) for s in self._history[a]] for a in self.agents
+                 if self._history[a] and self._candidate_calls[a]}
+        every = [r for rs in rises.values() for r in rs]
+        pooled = sum(every) / len(every) if every else 0.0
+        if pooled <= 0:
             return dict.fromkeys(self.agents, 1.0)
+        gain = {a: (sum(rs) + CREDIT_PRIOR * pooled) / (len(rs) + CREDIT_PRIOR)
+                / (sum(self._candidate_calls[a]) / len(self._candidate_calls[a])) for a, rs in rises.items()}
+        best = max(gain.values())
         return {a: max(gain[a] / best, CREDIT_FLOOR) if a in gain else 1.0 for a in self.agents}
 
     def _wait_for_others(self, credit: dict, agent: str) -> None:
