@@ -445,12 +445,14 @@ class MASPO(Teleprompter):
             # The final check runs validation with the optimized prompts, and with the seed: that pass is the
             # baseline evaluation compile.py has just run, served by the cache, so only the first is reserved (as
             # OPRO's final choice). Reserving both kept 200 of a 600-call researcher_writer compile's calls back.
-            # Label-free, the check also judges each validation input's two final answers.
-            self._reserve = len(valset or []) * (self._run_calls + self.label_free)
+            # Label-free, the check also judges each validation input's two final answers. With labels and two or
+            # more agents changed, it also runs the optimized prompts without each change: `_check_calls`.
+            self._valset = list(valset or [])
+            self._probe_steps = [step for step, _, _ in probe.events]
             self._candidate_calls: dict[str, list[int]] = {a: [] for a in self.agents}
             pool = list(trainset)
             rng.shuffle(pool)
-            sizes = {a: self._minibatch_size(a, probe, len(pool)) for a in self.agents}
+            sizes = {a: self._minibatch_size(a, len(pool)) for a in self.agents}
             # Each agent keeps one minibatch, so the scores of a beam carried between turns stay comparable; the
             # confirmation examples come after all the agents' own, so no example serves two purposes while the
             # pool lasts.
@@ -491,7 +493,7 @@ class MASPO(Teleprompter):
                     self.stopped = "no new proposals"
                     break
             final = dict(self.current)
-            chosen = self._final_check(student, final, valset)
+            chosen = self._shipped = self._final_check(student, final, valset)
         program = with_instructions(student, chosen)
         program.optimizer_report = self.report(credit)
         return program
@@ -561,17 +563,50 @@ class MASPO(Teleprompter):
                              f"{len(self.agents)}")
         return probe
 
-    def _minibatch_size(self, agent: str, probe: Run, pool: int) -> int:
+    def _minibatch_size(self, agent: str, pool: int) -> int:
         """`minibatch`, or with `cost_matched` the examples that `minibatch` whole runs buy for a candidate of this
         agent (it re-runs the program from the agent's first call on), at most the pool."""
-        steps = [step for step, _, _ in probe.events]
-        if not self.cost_matched or agent not in steps:
+        if not self.cost_matched or agent not in self._probe_steps:
             return self.minibatch
-        from_agent = len(steps) - steps.index(agent)
-        return max(self.minibatch, min(pool, round(self.minibatch * len(steps) / from_agent)))
+        steps = len(self._probe_steps)
+        return max(self.minibatch, min(pool, round(self.minibatch * steps / self._calls_from(agent))))
 
     def _affords(self, calls: float) -> bool:
-        return self.max_calls is None or self._meter.calls + calls + self._reserve <= self.max_calls
+        return self.max_calls is None or self._meter.calls + calls + self._check_calls() <= self.max_calls
+
+    def _check_calls(self) -> int:
+        """The LM calls the final check will make with the current prompts: a validation run with them (the seed's
+        is compile.py's cached baseline), and the re-runs of `_without_each`'s variants."""
+        n = len(self._valset)
+        calls = n * (self._run_calls + self.label_free)
+        for variant in self._without_each(self.current).values():
+            _, start = self._replay_base(variant, {"seed": self._seed, "optimized": self.current})
+            calls += n * self._calls_from(start)
+        return calls
+
+    def _calls_from(self, agent: str | None) -> int:
+        """A run's LM calls from the agent's first call on (as the probe ran): what a re-run from it makes."""
+        steps = self._probe_steps
+        return 0 if agent is None else len(steps) - steps.index(agent) if agent in steps else len(steps)
+
+    def _without_each(self, final: dict) -> dict[str, dict]:
+        """With labels and two or more agents' prompts changed, the optimized prompts with each change undone in
+        turn: the final check's other variants."""
+        changed = [a for a in self.agents if final[a] != self._seed[a]]
+        if self.label_free or len(changed) < 2:
+            return {}
+        return {f"without {a}": {**final, a: self._seed[a]} for a in changed}
+
+    def _replay_base(self, variant: dict, bases: dict[str, dict]) -> tuple[str, str | None]:
+        """Where a variant's validation re-run starts: the base (of `bases`) sharing the longest run of leading
+        prompts with it, whose recorded calls before the first agent that differs it replays, and that agent
+        (None when the variant is the base)."""
+        def first_difference(base: str) -> int:
+            return next((i for i, a in enumerate(self.agents) if variant[a] != bases[base][a]), len(self.agents))
+
+        base = max(bases, key=first_difference)
+        i = first_difference(base)
+        return base, self.agents[i] if i < len(self.agents) else None
 
     def _step_calls(self, agent: str, parents: int) -> float:
         """A beam step's expected LM calls: the agent's candidates seen so far (an upstream agent's re-run more of
@@ -772,17 +807,35 @@ class MASPO(Teleprompter):
 
     def _final_check(self, student, final: dict, valset) -> dict:
         """With labels, ship the optimized prompts only if they beat the seed on validation (the seed wins ties).
+        Where two or more agents' prompts changed, the optimized prompts with each change undone run too, and the
+        best of them ships if it beats the seed (the optimized prompts win ties): changes accepted one agent at a
+        time are each judged with the others' prompts as they were then, and one of them can spoil another's. On
+        researcher_writer, optimizer seed 0, three race draws accepted one researcher rule (+0.017 on its
+        minibatch) that made half the follow-up queries repeat the question, and a writer order; the final check
+        refused the two together twice and shipped them once at +0.009 on test (README, Results).
         Label-free, validation is inputs only: see `_judged_check`."""
         self.validation = None
         if not valset or final == self._seed:
             return final
-        runs = {name: self._run_all(recording(student, instructions), list(valset))
-                for name, instructions in (("seed", self._seed), ("optimized", final))}
+        valset = list(valset)
+        bases = {"seed": self._seed, "optimized": final}
+        runs = {name: self._run_all(recording(student, instructions), valset) for name, instructions in bases.items()}
         if self.label_free:
-            return self._judged_check(student, final, list(valset), runs)
+            return self._judged_check(student, final, valset, runs)
+        variants = {"optimized": final, **self._without_each(final)}
+        for name, variant in variants.items():
+            if name not in runs:
+                base, start = self._replay_base(variant, bases)
+                runs[name] = self._run_all(recording(student, variant), valset,
+                                           [run.before(start) for run in runs[base]])
         scores = {name: sum(r.score for r in rs) / len(rs) for name, rs in runs.items()}
         self.validation = scores
-        return final if scores["optimized"] > scores["seed"] else dict(self._seed)
+        best = max(variants, key=lambda name: scores[name])  # the first, the optimized prompts, on a tie
+        shipped = best if scores[best] > scores["seed"] else "seed"
+        if self.on_decision is not None:
+            listed = ", ".join(f"{name} {score:.3f}" for name, score in scores.items())
+            self.on_decision(f"final check on {len(valset)} validation examples: {listed}; ships {shipped}")
+        return variants[best] if shipped == best else dict(self._seed)
 
     def _judged_check(self, student, final: dict, valset: list, runs: dict[str, list[Run]]) -> dict:
         """Label-free: the judge compares the seed's and the optimized prompts' final answers on held-out inputs,
@@ -825,6 +878,7 @@ class MASPO(Teleprompter):
                             "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
                             else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
         return {"agents_order": self.agents, "credit": agents, "final_prompts": dict(self.current),
+                "shipped": dict(self._shipped),
                 "validation": self.validation, "judge_calls": self._judge.calls, "label_free": self.label_free,
                 "weights": list(self.weights), "rounds": self.rounds_done, "stopped": self.stopped, "gate": self.gate,
                 "lm_calls": self._meter.calls, "max_calls": self.max_calls, "schedule": self.schedule,

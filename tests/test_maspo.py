@@ -13,7 +13,7 @@ import pytest
 from dspy.utils.callback import with_callbacks
 
 from optimizers.maspo import MASPO, Scored
-from optimizers.replay import recording
+from optimizers.replay import Run, recording
 
 
 class Search(dspy.Signature):
@@ -402,11 +402,45 @@ def test_with_labels_and_validation_a_small_metric_gain_is_accepted_and_checked_
 
 def test_the_seed_wins_a_tie_on_validation(examples):
     maspo = MASPO(exact)
-    maspo._seed = {"searcher": "s", "answerer": "a"}
+    maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
     scores = iter([[1.0, 0.0], [0.0, 1.0]])  # the seed's runs, then the optimized prompts'
     maspo._run_all = lambda program, valset: [type("Run", (), {"score": x}) for x in next(scores)]
     chosen = maspo._final_check(Toy(), {"searcher": "s2", "answerer": "a"}, examples[:2])
     assert chosen == {"searcher": "s", "answerer": "a"} and maspo.validation == {"seed": 0.5, "optimized": 0.5}
+
+
+def test_the_final_check_undoes_a_change_that_spoils_another(examples):
+    # Both agents changed; together they score what the seed does, the answerer's change alone is better. Each
+    # variant re-runs from the first agent it does not share with the seed's or the optimized prompts' runs.
+    from programs.instructions import instructions_of
+
+    maspo = MASPO(exact)
+    maspo.agents, maspo._seed = ["searcher", "answerer"], {"searcher": "s", "answerer": "a"}
+    score = {("s", "a"): 0.5, ("s2", "a2"): 0.5, ("s", "a2"): 1.0, ("s2", "a"): 0.0}
+    replayed = {}
+
+    def run_all(program, valset, replays=None):
+        prompts = tuple(instructions_of(program)[a] for a in maspo.agents)
+        replayed[prompts] = replays
+        return [Run([(a, {"prompts": prompts}, {}) for a in maspo.agents], None, score[prompts]) for _ in valset]
+
+    maspo._run_all = run_all
+    chosen = maspo._final_check(Toy(), {"searcher": "s2", "answerer": "a2"}, examples[:2])
+    assert chosen == {"searcher": "s", "answerer": "a2"}
+    assert maspo.validation == {"seed": 0.5, "optimized": 0.5, "without searcher": 1.0, "without answerer": 0.0}
+    # both variants replay the searcher's call (of the seed's runs, and of the optimized prompts') and re-run the
+    # answerer only
+    assert replayed[("s", "a2")] == [[("searcher", {"prompts": ("s", "a")}, {})]] * 2
+    assert replayed[("s2", "a")] == [[("searcher", {"prompts": ("s2", "a2")}, {})]] * 2
+    # what the search reserves for that check: a whole run (2 calls) per validation question, and once two agents
+    # changed, the answerer's call per question for each variant
+    maspo._valset, maspo._probe_steps, maspo._run_calls = examples[:2], ["searcher", "answerer"], 2
+    maspo.current = {"searcher": "s2", "answerer": "a"}
+    assert maspo._check_calls() == 2 * 2
+    maspo.current = {"searcher": "s2", "answerer": "a2"}
+    assert maspo._check_calls() == 2 * 2 + 2 * (1 + 1)
+    maspo.label_free = True  # label-free, the check is the judged one, one verdict per question
+    assert maspo._check_calls() == 2 * 3
 
 
 def test_a_single_agent_program_is_refused():
