@@ -123,7 +123,7 @@ class MASPO(Teleprompter):
                  proposal: str = "mixed", on_iteration: Callable | None = None, max_calls: int | None = None,
                  confirm: bool = False, on_decision: Callable[[str], None] | None = None,
                  cost_matched: bool = False, history_shown: int = 8, race: int = 1, successes_shown: int = 0,
-                 schedule: str = "in_order", max_words: int | None = None):
+                 schedule: str = "in_order", max_words: int | None = None, rotate: bool = False):
         if not label_free and metric is None:
             raise ValueError("MASPO needs a metric, or label_free=True")
         self.metric, self.feedback_metric = metric, feedback_metric
@@ -166,6 +166,12 @@ class MASPO(Teleprompter):
         # where equal minibatches scored 14 to 24 (researcher_writer), and the one it accepted, ahead on 32
         # questions, still lost on validation (README, Results).
         self.cost_matched = cost_matched
+        # rotate: each of an agent's turns after its first draws a new minibatch (the next examples of the
+        # training pool, after the confirmation examples), and a beam carried to it is re-scored there. Off, an
+        # agent keeps one minibatch: on researcher_writer's optimizer seed 0 the writer's 8 questions left its
+        # candidates level with the current prompt in turn after turn (OPRO's shipped writer instruction among
+        # them), and three race draws there shipped nothing better than +0.009.
+        self.rotate = rotate
         # history_shown: the agent's proposer sees up to this many instructions already scored for it, with the
         # change each made to the final answers (OPRO's trajectory). Without it the writer's proposer, shown no
         # hard negatives (no local wins), proposed a "full response" writer (-0.25) after a "summary" one had lost
@@ -474,6 +480,10 @@ class MASPO(Teleprompter):
             for round_ in range(1, self.rounds + 1):
                 for k in range(len(self.agents)):
                     agent = self._next_agent(credit, k)
+                    if self.rotate and agent in self.turn_order:
+                        batches[agent] = minibatch(sizes[agent])
+                        for s in beams[agent]:
+                            s.partners = -1  # scored on the last minibatch: refreshed on this one
                     candidates_before, calls_before = credit[agent]["candidates"], self._meter.calls
                     self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
                     credit[agent]["lm_calls"] += self._meter.calls - calls_before
@@ -924,7 +934,8 @@ class Maspo(Recipe):
         return Plan({"weights": [0.4, 0.4, 0.2], "beam_width": self.beam_width, "branch": self.branch,
                      "depth": depth, "patience": 3, "rounds": rounds, "minibatch": minibatch, "min_gain": None,
                      "proposal": "fresh", "confirm": True, "max_calls": budget.max_calls, "cost_matched": False,
-                     "history_shown": 8, "race": RACE, "schedule": "by_credit"},
+                     "history_shown": 8, "race": RACE, "schedule": "by_credit",
+                     "rotate": True},
                     program_runs=final + n_predictors * (minibatch + depth * per_step),
                     prompt_calls=n_predictors * depth * (self.beam_width * self.branch) * (1 + 2 * minibatch))
 
@@ -949,5 +960,6 @@ class Maspo(Recipe):
                           max_calls=p.get("max_calls"), confirm=p.get("confirm", False),
                           cost_matched=p.get("cost_matched", False), history_shown=p.get("history_shown", 0),
                           race=p.get("race", 1), schedule=p.get("schedule", "in_order"),
+                          rotate=p.get("rotate", False),
                           on_decision=lambda line: print(f"  {line}", file=sys.stderr))
         return optimizer.compile(student, trainset=trainset, valset=valset)

@@ -443,6 +443,33 @@ def test_the_final_check_undoes_a_change_that_spoils_another(examples):
     assert maspo._check_calls() == 2 * 3
 
 
+def test_rotate_draws_each_later_turn_a_new_minibatch():
+    # 24 examples: minibatches of 4 for the two agents, then 8 confirmation examples (race of 2), then the rest
+    examples = [dspy.Example(question=f"question {i}?", answer="42").with_inputs("question") for i in range(24)]
+    seen = {}
+    for rotate in (False, True):
+        lm = ToyLM(_rules())
+        maspo = MASPO(exact, prompt_model=lm, task_model=lm, depth=1, branch=2, beam_width=1, minibatch=4,
+                      rounds=3, race=2, schedule="equal_calls", rotate=rotate)
+        turn = maspo._turn
+        seen[rotate] = []
+
+        def recorded(student, agent, round_, batch, *args, _turn=turn, _seen=seen[rotate]):
+            _seen.append((agent, frozenset(ex.question for ex in batch)))
+            return _turn(student, agent, round_, batch, *args)
+
+        maspo._turn = recorded
+        maspo.compile(Toy(), trainset=examples)
+    confirmation = set(_race(examples, race=2)[1])
+    for rotate, turns in seen.items():
+        assert len(turns) == 6
+        batches = {agent: [b for a, b in turns if a == agent] for agent in ("searcher", "answerer")}
+        assert all(len(set(bs)) == (3 if rotate else 1) for bs in batches.values())
+        # later minibatches come after the confirmation examples, then wrap to the pool's start
+        assert not any(b & confirmation for _, b in turns)
+    assert seen[False][0] == seen[True][0] and seen[False][1] == seen[True][1]  # the first turns' are the same
+
+
 def test_a_single_agent_program_is_refused():
     from optimizers.maspo import Maspo
     from optimizers.budget import PRESETS
