@@ -23,9 +23,9 @@ output alone. The agents are the program's predictors, in the order the program 
   round robin), or with `schedule="equal_calls"` each turn after the first round given to the agent that has
   spent the fewest LM calls, so an agent whose candidates are cheap to score (the last) gets more; with
   `schedule="by_credit"` (compile.py's) the calls are shared by what each agent's candidates have gained so far
-  per call. With
-  `cost_matched`, each agent's minibatch is `minibatch` whole runs' worth of its candidates'
-  re-runs (a last agent with one of two calls gets twice the examples). The agent's proposer sees the
+  per call (shrunk toward the mean over all agents, `CREDIT_PRIOR`). With `cost_matched`, each agent's minibatch
+  is `minibatch` whole runs' worth of its candidates' re-runs (a last agent with one of two calls gets twice the
+  examples); with `rotate` (compile.py's), each of an agent's later turns draws a new one. The agent's proposer sees the
   instructions already scored for it, with the change each made to the final answers (`history_shown`, OPRO's
   trajectory); with `proposal="fresh"` (compile.py's), as OPRO's scored list, in which the current instruction is
   one entry, not the text to improve. A beam carried to an agent's next turn is re-scored when its partners
@@ -41,8 +41,10 @@ output alone. The agents are the program's predictors, in the order the program 
   proposer; cache hits too, so a resumed compile retraces the same steps); a minibatch's runs under unchanged
   prompts are reused. The worst-case plan overestimates: identical outputs need no judgment and a re-run from
   agent i skips the agents before it, so a fixed depth spent a quarter of its budget.
-- Final check: with labels, the optimized prompts ship only if they beat the seed on validation; label-free, only
-  if the judge prefers their final answers on the validation inputs by a sign test (`_judged_check`).
+- Final check: with labels, the optimized prompts ship only if they beat the seed on validation; where two or more
+  agents' prompts changed, so do the optimized prompts with each change undone, and the best ships if it beats
+  the seed. Label-free, only if the judge prefers their final answers on the validation inputs by a sign test
+  (`_judged_check`).
 - Credit report: per agent, the accepted prompt changes and how much each moved the global score, and the
   misalignment rate (the share of its candidates' local wins that lost downstream).
 """
@@ -51,7 +53,7 @@ from __future__ import annotations
 
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import dspy
@@ -482,8 +484,8 @@ class MASPO(Teleprompter):
                     agent = self._next_agent(credit, k)
                     if self.rotate and agent in self.turn_order:
                         batches[agent] = minibatch(sizes[agent])
-                        for s in beams[agent]:
-                            s.partners = -1  # scored on the last minibatch: refreshed on this one
+                        # scored on the last minibatch: refreshed on this one
+                        beams[agent] = [replace(s, partners=-1) for s in beams[agent]]
                     candidates_before, calls_before = credit[agent]["candidates"], self._meter.calls
                     self._turn(student, agent, round_, batches[agent], beams, negatives[agent], credit[agent], rng)
                     credit[agent]["lm_calls"] += self._meter.calls - calls_before
