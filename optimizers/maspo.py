@@ -18,23 +18,23 @@ output alone. The agents are the program's predictors, in the order the program 
   fell short (drawn anew for each proposal from the agent's minibatch, shown worst first), with what every
   downstream agent did and the metric's feedback, are shown as downstream feedback; with `successes_shown`, cases it
   got right follow them.
-- Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each
-  turn `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns =
-  round robin), or with `schedule="equal_calls"` each turn after the first round given to the agent that has
-  spent the fewest LM calls, so an agent whose candidates are cheap to score (the last) gets more; with
-  `schedule="by_credit"` (compile.py's) the calls are shared by what each agent's candidates have gained so far
-  per call (shrunk toward the mean over all agents, `CREDIT_PRIOR`). With `cost_matched`, each agent's minibatch
-  is `minibatch` whole runs' worth of its candidates' re-runs (a last agent with one of two calls gets twice the
-  examples); with `rotate`, each of an agent's later turns draws a new one (no better: README, Results). The
-  agent's proposer sees the instructions already scored for it, with the change each made to the final answers
-  (`history_shown`, OPRO's trajectory); with `proposal="fresh"` (compile.py's), as OPRO's scored list, in which
-  the current instruction is one entry, not the text to improve. A beam carried to an agent's next turn is re-scored when its partners
-  changed since. A turn's best replaces the agent's prompt if it beats the current one (`_wins`: with labels,
-  also a higher metric on the minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a
-  race (`race` minibatches at most, each scored only while it stays ahead, in an order of its own); a refused one
-  leaves the beam. With `confirm`, a candidate of an agent compared by the metric alone that is exactly level on its
-  minibatch, with other output there, is raced too when nothing beat the current prompt (`_level`): 8 questions
-  often hold none of the few a good instruction changes.
+- Search: a beam per agent (width, depth steps, patience); agents visited in order for `rounds` rounds, each turn
+  `steps_per_turn` beam steps (one round of `depth` steps = topological order; several short turns = round robin),
+  or with `schedule="equal_calls"` each turn after the first round given to the agent that has spent the fewest LM
+  calls, so an agent whose candidates are cheap to score (the last) gets more; with `schedule="by_credit"`
+  (compile.py's) the calls are shared by what each agent's candidates have gained so far per call (shrunk toward the
+  mean over all agents, `CREDIT_PRIOR`). With `cost_matched`, each agent's minibatch is `minibatch` whole runs'
+  worth of its candidates' re-runs (a last agent with one of two calls gets twice the examples); with `rotate`, each
+  of an agent's later turns draws a new one (no better: README, Results). The agent's proposer sees the instructions
+  already scored for it, with the change each made to the final answers (`history_shown`, OPRO's trajectory); with
+  `proposal="fresh"` (compile.py's), as OPRO's scored list, in which the current instruction is one entry, not the
+  text to improve. A beam carried to an agent's next turn is re-scored when its partners changed since. A turn's
+  best replaces the agent's prompt if it beats the current one (`_wins`: with labels, also a higher metric on the
+  minibatch) and, with `confirm`, also wins on confirmation examples by themselves: a race (`race` minibatches at
+  most, each scored only while it stays ahead, in an order of its own); a refused one leaves the beam. With
+  `confirm`, a candidate of an agent compared by the metric alone that is exactly level on its minibatch, with other
+  output there, is raced too when nothing beat the current prompt (`_level`): 8 questions often hold none of the few
+  a good instruction changes.
 - Budget: with `max_calls`, the search goes on round after round (up to `rounds`) while the budget affords another
   beam step, keeping the final check's calls in reserve (its seed pass is compile.py's cached baseline, as in
   OPRO); it stops early when every agent's last two turns proposed nothing new. Every LM call counts (task, judge,
