@@ -825,7 +825,8 @@ class MASPO(Teleprompter):
         time are each judged with the others' prompts as they were then, and one of them can spoil another's. On
         researcher_writer, optimizer seed 0, three race draws accepted one researcher rule (+0.017 on its
         minibatch) that made half the follow-up queries repeat the question, and a writer order; the final check
-        refused the two together twice and shipped them once at +0.009 on test (README, Results).
+        refused the two together twice and shipped them once at +0.009 on test. With the variants, in a fourth
+        draw neither was better alone (0.394 each, 0.422 together, the seed 0.444; README, Results).
         Label-free, validation is inputs only: see `_judged_check`."""
         self.validation = None
         if not valset or final == self._seed:
