@@ -457,7 +457,7 @@ class MASPO(Teleprompter):
             # Label-free, the check also judges each validation input's two final answers. With labels and two or
             # more agents changed, it also runs the optimized prompts without each change: `_check_calls`.
             self._valset = list(valset or [])
-            self._probe_steps = [step for step, _, _ in probe.events]
+            self._probe = probe
             self._candidate_calls: dict[str, list[int]] = {a: [] for a in self.agents}
             pool = list(trainset)
             rng.shuffle(pool)
@@ -506,9 +506,9 @@ class MASPO(Teleprompter):
                     self.stopped = "no new proposals"
                     break
             final = dict(self.current)
-            chosen = self._shipped = self._final_check(student, final, valset)
+            chosen = self._final_check(student, final, valset)
         program = with_instructions(student, chosen)
-        program.optimizer_report = self.report(credit)
+        program.optimizer_report = self.report(credit, chosen)
         return program
 
     def _next_agent(self, credit: dict, k: int) -> str:
@@ -579,10 +579,9 @@ class MASPO(Teleprompter):
     def _minibatch_size(self, agent: str, pool: int) -> int:
         """`minibatch`, or with `cost_matched` the examples that `minibatch` whole runs buy for a candidate of this
         agent (it re-runs the program from the agent's first call on), at most the pool."""
-        if not self.cost_matched or agent not in self._probe_steps:
+        if not self.cost_matched or agent not in self._probe.calls:
             return self.minibatch
-        steps = len(self._probe_steps)
-        return max(self.minibatch, min(pool, round(self.minibatch * steps / self._calls_from(agent))))
+        return max(self.minibatch, min(pool, round(self.minibatch * len(self._probe.events) / self._calls_from(agent))))
 
     def _affords(self, calls: float) -> bool:
         return self.max_calls is None or self._meter.calls + calls + self._check_calls() <= self.max_calls
@@ -598,9 +597,11 @@ class MASPO(Teleprompter):
         return calls
 
     def _calls_from(self, agent: str | None) -> int:
-        """A run's LM calls from the agent's first call on (as the probe ran): what a re-run from it makes."""
-        steps = self._probe_steps
-        return 0 if agent is None else len(steps) - steps.index(agent) if agent in steps else len(steps)
+        """A run's LM calls from the agent's first call on (as the probe ran): what a re-run from it makes; for an
+        agent the probe never called (other examples may), a whole run's; none for no agent."""
+        if agent is not None and agent not in self._probe.calls:
+            return len(self._probe.events)
+        return self._probe.calls_from(agent)
 
     def _without_each(self, final: dict) -> dict[str, dict]:
         """With labels and two or more agents' prompts changed, the optimized prompts with each change undone in
@@ -881,7 +882,7 @@ class MASPO(Teleprompter):
         if self.on_iteration:
             self.on_iteration(record)
 
-    def report(self, credit: dict) -> dict:
+    def report(self, credit: dict, shipped: dict) -> dict:
         agents = {}
         for name in self.agents:
             c = credit[name]
@@ -892,7 +893,7 @@ class MASPO(Teleprompter):
                             "misalignment_rate": round(c["misaligned"] / c["local_wins"], 4) if c["local_wins"]
                             else 0.0, "local_wins": c["local_wins"], "misaligned": c["misaligned"]}
         return {"agents_order": self.agents, "credit": agents, "final_prompts": dict(self.current),
-                "shipped": dict(self._shipped),
+                "shipped": dict(shipped),
                 "validation": self.validation, "judge_calls": self._judge.calls, "label_free": self.label_free,
                 "weights": list(self.weights), "rounds": self.rounds_done, "stopped": self.stopped, "gate": self.gate,
                 "lm_calls": self._meter.calls, "max_calls": self.max_calls, "schedule": self.schedule,

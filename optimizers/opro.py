@@ -120,7 +120,7 @@ def call_share(runs: list[Run], target: str) -> float:
     """The share of a whole run's step calls that a candidate for `target` makes, the calls before the step's
     first one being replayed: 1 for the first step, about 1/2 for researcher_writer's writer."""
     total = sum(len(r.events) for r in runs)
-    return sum(len(r.events) - len(r.before(target)) for r in runs) / total if total else 1.0
+    return sum(r.calls_from(target) for r in runs) / total if total else 1.0
 
 
 class OPROResult:

@@ -49,6 +49,11 @@ class Run:
                 return self.events[:i]
         return list(self.events)  # the step was never called: nothing it says can change this run
 
+    def calls_from(self, step: str | None) -> int:
+        """The step calls a re-run from `step`'s first call on makes, the ones before it replayed (0 if it was never
+        called)."""
+        return len(self.events) - len(self.before(step))
+
 
 def recording(student, instructions: dict[str, str]):
     """A copy of the program with these instructions whose predictors record (and replay) their calls."""

@@ -434,7 +434,8 @@ def test_the_final_check_undoes_a_change_that_spoils_another(examples):
     assert replayed[("s2", "a")] == [[("searcher", {"prompts": ("s2", "a2")}, {})]] * 2
     # what the search reserves for that check: a whole run (2 calls) per validation question, and once two agents
     # changed, the answerer's call per question for each variant
-    maspo._valset, maspo._probe_steps, maspo._run_calls = examples[:2], ["searcher", "answerer"], 2
+    maspo._valset, maspo._run_calls = examples[:2], 2
+    maspo._probe = Run([("searcher", {}, {}), ("answerer", {}, {})], None, None)
     maspo.current = {"searcher": "s2", "answerer": "a"}
     assert maspo._check_calls() == 2 * 2
     maspo.current = {"searcher": "s2", "answerer": "a2"}
